@@ -1,0 +1,3 @@
+from mnist_exp.cli import main
+
+main()

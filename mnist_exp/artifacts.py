@@ -1,0 +1,82 @@
+"""Everything the run directory holds is written here, each file atomically.
+
+A file is written beside its final name and renamed into place, so a crash or
+kill -9 leaves either the old complete file or the new complete file, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+PREDICTIONS = "predictions.csv"
+MODEL = "model.keras"
+MODEL_H5 = "model.h5"
+PLOTS = "plots"
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (same suffix); rename it over `path` on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_with(path: Path, writer: Callable[[Path], Any]) -> Path:
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return path
+
+
+def write_json(path: Path, data: dict) -> Path:
+    text = json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n"
+    return write_with(path, lambda tmp: tmp.write_text(text))
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> Path:
+    return write_with(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def write_figure(path: Path, figure) -> Path:
+    return write_with(path, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight"))
+
+
+def save_model(model, run_dir: Path, h5: bool = False) -> Path:
+    path = write_with(run_dir / MODEL, model.save)
+    if h5:
+        write_with(run_dir / MODEL_H5, model.save)
+    return path
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN and infinity become null: JSON has no spelling for them."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

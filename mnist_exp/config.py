@@ -1,0 +1,255 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Each ``conf/<group>/<option>.yaml`` extends one of these schemas, so an unknown
+key or a value of the wrong type fails when Hydra composes the config. Range
+checks (a dropout of 1.5, a batch size of 0) live in ``__post_init__`` and run
+in :func:`to_settings`, still before TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from mnist_exp.errors import ConfigError
+
+DATA_NAMES = ("mnist", "fashion_mnist", "mnist_5k")
+LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+VALIDATION_SPLITS = ("holdout", "test")
+
+
+def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def _require_fraction_or_count(key: str, value: float) -> None:
+    is_fraction = 0.0 < value < 1.0
+    is_count = value >= 1 and float(value).is_integer()
+    _require(
+        is_fraction or is_count,
+        key,
+        value,
+        "a fraction in (0, 1) or a whole count >= 1",
+    )
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING  # mnist | fashion_mnist | mnist_5k
+    # A local mnist.npz or a folder of IDX files; null means the default source.
+    path: Optional[str] = None
+    # Folders tried before downloading (e.g. Debian's dataset-fashion-mnist).
+    local_paths: list[str] = field(default_factory=list)
+    # Only for sources without their own test split (mnist_5k): fraction or count.
+    test_size: float = 0.2
+    # Shrink the training / test sets for quick runs; null keeps everything.
+    limit_train: Optional[int] = None
+    limit_test: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        _require(self.name in DATA_NAMES, "data.name", self.name, f"one of {DATA_NAMES}")
+        _require_fraction_or_count("data.test_size", self.test_size)
+        for key in ("limit_train", "limit_test"):
+            value = getattr(self, key)
+            _require(value is None or value >= 1, f"data.{key}", value, "null or >= 1")
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    layers: int = 1  # hidden Dense layers
+    units: int = 512  # units per hidden layer
+    activation: str = "relu"
+    dropout: float = 0.0  # rate after each hidden layer; 0 adds no Dropout layer
+
+    def __post_init__(self) -> None:
+        _require(self.layers >= 1, "model.layers", self.layers, "an integer >= 1")
+        _require(self.units >= 1, "model.units", self.units, "an integer >= 1")
+        _require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "a rate in [0, 1)")
+        # Keras' activation registry; checked without importing Keras.
+        _require(
+            self.activation in ACTIVATIONS, "model.activation", self.activation, f"one of {ACTIVATIONS}"
+        )
+
+
+ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish", "leaky_relu")
+
+
+@dataclass
+class OptimizerConfig:
+    """Fields are the keyword arguments of the Keras optimizer of that name."""
+
+    name: str = MISSING
+    learning_rate: float = 0.001
+
+    def __post_init__(self) -> None:
+        default = type(self).__dataclass_fields__["name"].default
+        if default is not MISSING:  # each subclass holds the fields of one optimizer
+            _require(
+                self.name == default,
+                "optimizer.name",
+                self.name,
+                f"{default!r} for these fields; pick another with optimizer=rmsprop|adam|sgd",
+            )
+        lr = self.learning_rate
+        _require(lr > 0 and math.isfinite(lr), "optimizer.learning_rate", lr, "a finite number > 0")
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "name"}
+
+
+@dataclass
+class RMSpropConfig(OptimizerConfig):
+    name: str = "rmsprop"
+    rho: float = 0.9
+    momentum: float = 0.0
+    epsilon: float = 1e-7
+    centered: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0.0 <= self.rho < 1.0, "optimizer.rho", self.rho, "a value in [0, 1)")
+        _require(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)")
+        _require(self.epsilon > 0, "optimizer.epsilon", self.epsilon, "a value > 0")
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    name: str = "adam"
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    amsgrad: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("beta_1", "beta_2"):
+            value = getattr(self, key)
+            _require(0.0 <= value < 1.0, f"optimizer.{key}", value, "a value in [0, 1)")
+        _require(self.epsilon > 0, "optimizer.epsilon", self.epsilon, "a value > 0")
+
+
+@dataclass
+class SGDConfig(OptimizerConfig):
+    name: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)")
+
+
+@dataclass
+class LossConfig:
+    # The label encoding follows from this: one-hot for categorical, class ids for sparse.
+    name: str = MISSING
+
+    def __post_init__(self) -> None:
+        _require(self.name in LOSS_NAMES, "loss.name", self.name, f"one of {LOSS_NAMES}")
+
+    @property
+    def one_hot(self) -> bool:
+        return self.name == "categorical_crossentropy"
+
+
+@dataclass
+class ValidationConfig:
+    split: str = "holdout"  # holdout: a stratified slice of train; test: the test set
+    size: float = 0.1  # holdout only: fraction of train (0, 1) or a count, as in sklearn
+
+    def __post_init__(self) -> None:
+        _require(
+            self.split in VALIDATION_SPLITS, "validation.split", self.split, f"one of {VALIDATION_SPLITS}"
+        )
+        _require_fraction_or_count("validation.size", self.size)
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    seed: int = 42
+    shuffle: bool = True
+    progress: bool = True  # rich progress display during fit
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, "training.epochs", self.epochs, "an integer >= 1")
+        _require(self.batch_size >= 1, "training.batch_size", self.batch_size, "an integer >= 1")
+        _require(self.seed >= 0, "training.seed", self.seed, "an integer >= 0")
+
+
+@dataclass
+class SaveConfig:
+    keras: bool = True  # model.keras, the format that is reloaded and checked
+    h5: bool = False  # legacy HDF5 copy beside it
+
+
+METRIC_NAMES = (
+    "val/accuracy",
+    "val/loss",
+    "test/accuracy",
+    "test/loss",
+    "train/accuracy",
+    "train/loss",
+)
+
+
+@dataclass
+class Config:
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    optimizer: Any = MISSING  # one of the OptimizerConfig subclasses
+    loss: LossConfig = MISSING
+    validation: ValidationConfig = MISSING
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    save: SaveConfig = field(default_factory=SaveConfig)
+    # What the Hydra task returns to a sweeper; val/accuracy is the best epoch's.
+    optimized_metric: str = "val/accuracy"
+
+    def __post_init__(self) -> None:
+        _require(
+            self.optimized_metric in METRIC_NAMES,
+            "optimized_metric",
+            self.optimized_metric,
+            f"one of {METRIC_NAMES}",
+        )
+
+
+def register() -> None:
+    """Put the schemas where the YAML files' defaults lists find them."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    cs.store(group="schema/data", name="base", node=DataConfig)
+    cs.store(group="schema/model", name="base", node=ModelConfig)
+    cs.store(group="schema/loss", name="base", node=LossConfig)
+    cs.store(group="schema/validation", name="base", node=ValidationConfig)
+    cs.store(group="schema/training", name="base", node=TrainingConfig)
+    cs.store(group="schema/optimizer", name="rmsprop", node=RMSpropConfig)
+    cs.store(group="schema/optimizer", name="adam", node=AdamConfig)
+    cs.store(group="schema/optimizer", name="sgd", node=SGDConfig)
+
+
+def to_settings(cfg: DictConfig) -> Config:
+    """Turn a composed config into dataclasses, running every range check.
+
+    Raises ConfigError naming the key when a value is out of range.
+    """
+    try:
+        settings = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # OmegaConf wraps __post_init__ errors
+        cause = exc.__cause__ if isinstance(exc.__cause__, ConfigError) else None
+        if cause is None:
+            raise
+        raise cause from None
+    if not isinstance(settings.optimizer, OptimizerConfig):
+        raise ConfigError("optimizer: no optimizer chosen; use optimizer=rmsprop|adam|sgd")
+    return settings

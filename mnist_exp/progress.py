@@ -1,0 +1,101 @@
+"""Keras callbacks that watch fit: a rich progress display and an epoch recorder."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from mnist_exp.metrics import from_keras
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Keeps one row per finished epoch in the metric vocabulary, with lr and seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **from_keras(logs or {})}
+        row["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["seconds"] = time.perf_counter() - self._started
+        self.rows.append(row)
+
+
+class RichProgress(keras.callbacks.Callback):
+    """Epoch, step, loss, accuracy and rate, refreshed by rich's own thread.
+
+    Batch hooks are dispatched by Keras off the training thread (async_safe),
+    and the display reads the logs at most every `interval` seconds, so the
+    training loop does no per-step work for it.
+    """
+
+    async_safe = True
+
+    def __init__(self, console: Console, batch_size: int, interval: float = 0.25) -> None:
+        super().__init__()
+        self.console = console
+        self.batch_size = batch_size
+        self.interval = interval
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.4f}"),
+            TextColumn("{task.fields[rate]:,.0f} samples/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = None
+        self._epoch_started = 0.0
+        self._last = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.progress.start()
+        steps = self.params.get("steps") or 0
+        self._epochs = self.params.get("epochs") or 0
+        self._task = self.progress.add_task(
+            "fit", total=steps, epoch="", loss=float("nan"), accuracy=float("nan"), rate=0.0
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = self._last = time.perf_counter()
+        self.progress.update(self._task, completed=0, epoch=f"{epoch + 1}/{self._epochs}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        logs = logs or {}
+        rate = (batch + 1) * self.batch_size / max(now - self._epoch_started, 1e-9)
+        self.progress.update(
+            self._task,
+            completed=batch + 1,
+            loss=float(logs.get("loss", float("nan"))),
+            accuracy=float(logs.get("accuracy", float("nan"))),
+            rate=rate,
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = from_keras(logs or {})
+        seconds = time.perf_counter() - self._epoch_started
+        text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        self.progress.console.print(f"epoch {epoch + 1}/{self._epochs}  {text}  ({seconds:.1f}s)")
+
+    def on_train_end(self, logs=None):
+        self.progress.stop()

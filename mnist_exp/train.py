@@ -1,0 +1,178 @@
+"""One run, end to end: data -> model -> fit -> evaluate -> save -> reload -> predict.
+
+`run` is the edge that ties the pure stages together and hands every result to
+artifacts.py; it returns the metrics dict whose keys are the metric vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from mnist_exp import artifacts, data, labels, plots, report
+from mnist_exp.config import Config
+from mnist_exp.errors import ModelFileError
+from mnist_exp.metrics import HISTORY_COLUMNS
+from mnist_exp.model import build_loss, build_model, build_optimizer
+from mnist_exp.progress import EpochRecorder, RichProgress
+
+log = logging.getLogger(__name__)
+EVAL_BATCH = 1024  # evaluation and prediction batch: larger is faster, same results
+
+
+def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
+    """Train and evaluate as configured, write the run directory, return its metrics."""
+    console = console or Console()
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base = describe(cfg, run_dir)
+    artifacts.write_json(run_dir / artifacts.METRICS, {"status": "running", **base})
+
+    keras.utils.set_random_seed(cfg.training.seed)
+    dataset = data.load(cfg.data, cfg.validation, cfg.training.seed)
+    if cfg.validation.split == "test":
+        log.warning(
+            "validation=test: the test set is used for validation, so the test score "
+            "is no longer an unbiased estimate (as in the tutorial)"
+        )
+    one_hot, n_classes = cfg.loss.one_hot, dataset.n_classes
+    y_train = labels.encode(dataset.y_train, one_hot, n_classes)
+    y_val = labels.encode(dataset.y_val, one_hot, n_classes)
+    y_test = labels.encode(dataset.y_test, one_hot, n_classes)
+
+    model = build_model(cfg.model, dataset.input_dim, n_classes)
+    model.compile(
+        optimizer=build_optimizer(cfg.optimizer), loss=build_loss(cfg.loss), metrics=["accuracy"]
+    )
+    recorder = EpochRecorder()
+    callbacks: list = [recorder]
+    if cfg.training.progress:
+        callbacks.append(RichProgress(console, cfg.training.batch_size))
+
+    fit_started = time.perf_counter()
+    model.fit(
+        dataset.x_train,
+        y_train,
+        batch_size=cfg.training.batch_size,
+        epochs=cfg.training.epochs,
+        validation_data=(dataset.x_val, y_val),
+        shuffle=cfg.training.shuffle,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    test = model.evaluate(dataset.x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+
+    model_path = artifacts.save_model(model, run_dir, h5=cfg.save.h5)
+    reloaded = load_model(model_path)
+    probabilities = reloaded.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0)
+    predicted, confidence = labels.decode(probabilities)
+    correct, incorrect = labels.count_correct(dataset.y_test, predicted, n_classes)
+    check_reload(test["accuracy"], correct, len(predicted))
+
+    history = pd.DataFrame(recorder.rows, columns=HISTORY_COLUMNS)
+    predictions = pd.DataFrame(
+        {
+            "index": np.arange(len(predicted)),
+            "label": dataset.y_test,
+            "predicted": predicted,
+            "confidence": confidence,
+        }
+    )
+    artifacts.write_csv(run_dir / artifacts.HISTORY, history)
+    artifacts.write_csv(run_dir / artifacts.PREDICTIONS, predictions)
+    write_plots(run_dir, history, dataset, predicted)
+
+    best = int(history["val/accuracy"].idxmax())
+    epochs_run = len(history)
+    metrics = {
+        "status": "completed",
+        "reason": None,
+        "test/loss": float(test["loss"]),
+        "test/accuracy": correct / len(predicted),
+        "test/correct": correct,
+        "test/incorrect": incorrect,
+        "val/accuracy": float(history["val/accuracy"][best]),
+        "val/loss": float(history["val/loss"][best]),
+        "val/best_epoch": int(history["epoch"][best]),
+        "train/accuracy": float(history["train/accuracy"].iloc[-1]),
+        "train/loss": float(history["train/loss"].iloc[-1]),
+        "epochs": epochs_run,
+        "train/seconds": fit_seconds,
+        "train/samples_per_second": len(dataset.y_train) * epochs_run / fit_seconds,
+        "params": model.count_params(),
+        "data": dataset.meta,
+        **base,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    artifacts.write_json(run_dir / artifacts.METRICS, metrics)
+    report.print_run(console, metrics, run_dir)
+    return metrics
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a saved model in Keras' safe mode; a bad file is one clear error."""
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"cannot load model {path}: {first}") from exc
+
+
+def check_reload(in_memory_accuracy: float, correct: int, n: int) -> None:
+    """The reloaded model must score exactly what the trained one scored."""
+    if round(in_memory_accuracy * n) != correct:
+        raise ModelFileError(
+            f"the reloaded model gets {correct}/{n} right but the trained one got "
+            f"{in_memory_accuracy:.4f}: the saved model does not match the trained one"
+        )
+
+
+def write_plots(run_dir: Path, history: pd.DataFrame, dataset: data.Dataset, predicted) -> None:
+    folder = run_dir / artifacts.PLOTS
+    names = dataset.meta["class_names"]
+    truth = dataset.y_test
+    for metric in ("loss", "accuracy"):
+        artifacts.write_figure(folder / f"{metric}.png", plots.curves(history, metric))
+    right = np.flatnonzero(truth == predicted)[:9]
+    wrong = np.flatnonzero(truth != predicted)[:9]
+    for name, index, title in (
+        ("correct", right, "correctly classified"),
+        ("incorrect", wrong, "incorrectly classified"),
+    ):
+        figure = plots.digit_grid(
+            dataset.x_test[index], truth[index], predicted[index], title, names
+        )
+        artifacts.write_figure(folder / f"{name}.png", figure)
+    artifacts.write_figure(
+        folder / "confusion_matrix.png", plots.confusion_matrix(truth, predicted, names)
+    )
+
+
+def describe(cfg: Config, run_dir: Path) -> dict:
+    """What identifies the run: seed, config hash, library versions, directory."""
+    import tensorflow as tf
+
+    resolved = json.dumps(asdict(cfg), sort_keys=True, default=str)
+    return {
+        "seed": cfg.training.seed,
+        "config_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "backend": keras.backend.backend(),
+        },
+        "run_dir": str(run_dir),
+    }
