@@ -1,0 +1,39 @@
+# mnist-exp: `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run smoke test test-fast lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install mnist-exp with its test tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install ## train the tutorial's model on the bundled offline digits (data=mnist_5k)
+	$(BIN)/mnist-exp data=mnist_5k
+
+smoke: install ## a run of seconds: +experiment=smoke
+	$(BIN)/mnist-exp +experiment=smoke
+
+test: install ## run every test, slow ones included
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install ## run the tests not marked slow
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff on the package and the tests
+	$(BIN)/ruff check mnist_exp tests
+	$(BIN)/ruff format --check mnist_exp tests
+
+clean: ## remove outputs/ and caches (keeps .venv)
+	rm -rf outputs .pytest_cache .ruff_cache
