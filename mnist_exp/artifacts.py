@@ -65,6 +65,16 @@ def save_model(model, run_dir: Path, h5: bool = False) -> Path:
     return path
 
 
+def record_status(run_dir: Path, status: str, **fields) -> Path:
+    """Set metrics.json's status (failed, interrupted), keeping what it already says."""
+    path = run_dir / METRICS
+    try:
+        current = read_json(path)
+    except (OSError, ValueError):
+        current = {}
+    return write_json(path, {**current, "status": status, **fields})
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 

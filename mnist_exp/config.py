@@ -73,7 +73,10 @@ class ModelConfig:
         _require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "a rate in [0, 1)")
         # Keras' activation registry; checked without importing Keras.
         _require(
-            self.activation in ACTIVATIONS, "model.activation", self.activation, f"one of {ACTIVATIONS}"
+            self.activation in ACTIVATIONS,
+            "model.activation",
+            self.activation,
+            f"one of {ACTIVATIONS}",
         )
 
 
@@ -114,7 +117,9 @@ class RMSpropConfig(OptimizerConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(0.0 <= self.rho < 1.0, "optimizer.rho", self.rho, "a value in [0, 1)")
-        _require(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)")
+        _require(
+            0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)"
+        )
         _require(self.epsilon > 0, "optimizer.epsilon", self.epsilon, "a value > 0")
 
 
@@ -143,7 +148,9 @@ class SGDConfig(OptimizerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)")
+        _require(
+            0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)"
+        )
 
 
 @dataclass
@@ -166,7 +173,10 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         _require(
-            self.split in VALIDATION_SPLITS, "validation.split", self.split, f"one of {VALIDATION_SPLITS}"
+            self.split in VALIDATION_SPLITS,
+            "validation.split",
+            self.split,
+            f"one of {VALIDATION_SPLITS}",
         )
         _require_fraction_or_count("validation.size", self.size)
 

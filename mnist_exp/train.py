@@ -21,7 +21,7 @@ from rich.console import Console
 
 from mnist_exp import artifacts, data, labels, plots, report
 from mnist_exp.config import Config
-from mnist_exp.errors import ModelFileError
+from mnist_exp.errors import ModelFileError, describe_failure
 from mnist_exp.metrics import HISTORY_COLUMNS
 from mnist_exp.model import build_loss, build_model, build_optimizer
 from mnist_exp.progress import EpochRecorder, RichProgress
@@ -31,13 +31,25 @@ EVAL_BATCH = 1024  # evaluation and prediction batch: larger is faster, same res
 
 
 def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
-    """Train and evaluate as configured, write the run directory, return its metrics."""
+    """Train and evaluate as configured, write the run directory, return its metrics.
+
+    metrics.json says "running" while the run is alive; when anything fails it
+    says "failed" with the reason, and the error is raised again for the caller.
+    """
     console = console or Console()
-    started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     base = describe(cfg, run_dir)
     artifacts.write_json(run_dir / artifacts.METRICS, {"status": "running", **base})
+    try:
+        return _run(cfg, run_dir, console, base)
+    except Exception as exc:
+        reason, message = describe_failure(exc)
+        artifacts.record_status(run_dir, "failed", reason=reason, message=message)
+        raise
 
+
+def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
+    started = time.perf_counter()
     keras.utils.set_random_seed(cfg.training.seed)
     dataset = data.load(cfg.data, cfg.validation, cfg.training.seed)
     if cfg.validation.split == "test":
@@ -71,7 +83,9 @@ def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
         verbose=0,
     )
     fit_seconds = time.perf_counter() - fit_started
-    test = model.evaluate(dataset.x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    test = model.evaluate(
+        dataset.x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True
+    )
 
     model_path = artifacts.save_model(model, run_dir, h5=cfg.save.h5)
     reloaded = load_model(model_path)
@@ -97,7 +111,6 @@ def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
     epochs_run = len(history)
     metrics = {
         "status": "completed",
-        "reason": None,
         "test/loss": float(test["loss"]),
         "test/accuracy": correct / len(predicted),
         "test/correct": correct,

@@ -53,7 +53,13 @@ def test_smoke_run_files_agree_with_each_other(smoke_run):
     assert metrics["status"] == "completed"
     assert len(history) == config["training"]["epochs"] == metrics["epochs"]
     assert list(history.columns) == [
-        "epoch", "train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr", "seconds",
+        "epoch",
+        "train/loss",
+        "train/accuracy",
+        "val/loss",
+        "val/accuracy",
+        "lr",
+        "seconds",
     ]
     assert len(predictions) == metrics["data"]["test"]
     assert metrics["test/correct"] + metrics["test/incorrect"] == len(predictions)
@@ -138,7 +144,10 @@ def test_bad_config_value_fails_before_training_naming_the_key(tmp_path):
     assert result.returncode != 0
     assert "model.dropout=1.5" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "run" / "metrics.json").exists()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and metrics["reason"] == "config_error"
+    assert "model.dropout" in metrics["message"]
+    assert not (tmp_path / "run" / "model.keras").exists()
 
 
 def test_help_and_cfg_job_do_not_import_tensorflow(tmp_path):
@@ -162,7 +171,14 @@ def test_help_and_cfg_job_do_not_import_tensorflow(tmp_path):
             timeout=60,
         )
         assert result.stdout.strip().endswith("TF_NOT_IMPORTED"), result.stdout + result.stderr
-    assert "optimizer: adam, rmsprop, sgd" in subprocess.run(
-        [sys.executable, "-m", "mnist_exp", "--help"],
-        cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=60,
-    ).stdout
+    assert (
+        "optimizer: adam, rmsprop, sgd"
+        in subprocess.run(
+            [sys.executable, "-m", "mnist_exp", "--help"],
+            cwd=tmp_path,
+            env=cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    )
