@@ -188,9 +188,20 @@ class TrainingConfig:
     seed: int = 42
     shuffle: bool = True
     progress: bool = True  # rich progress display during fit
+    # TensorFlow's intra-op threads; null: the cores this process may use, divided
+    # by the number of sweep jobs running beside it.
+    threads: Optional[int] = None
+    # Same seed, same history: TensorFlow's deterministic ops (costs little on CPU).
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, "training.epochs", self.epochs, "an integer >= 1")
+        _require(
+            self.threads is None or self.threads >= 1,
+            "training.threads",
+            self.threads,
+            "null (automatic) or an integer >= 1",
+        )
         _require(self.batch_size >= 1, "training.batch_size", self.batch_size, "an integer >= 1")
         _require(self.seed >= 0, "training.seed", self.seed, "an integer >= 0")
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from mnist_exp import artifacts, data, labels, plots, report
+from mnist_exp import artifacts, data, labels, plots, report, runtime
 from mnist_exp.config import Config
 from mnist_exp.errors import ModelFileError, describe_failure
 from mnist_exp.metrics import HISTORY_COLUMNS
@@ -50,7 +50,9 @@ def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
 
 def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
     started = time.perf_counter()
-    keras.utils.set_random_seed(cfg.training.seed)
+    threads = runtime.configure(
+        cfg.training.threads, cfg.training.seed, cfg.training.deterministic
+    )
     dataset = data.load(cfg.data, cfg.validation, cfg.training.seed)
     if cfg.validation.split == "test":
         log.warning(
@@ -124,6 +126,7 @@ def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
         "train/seconds": fit_seconds,
         "train/samples_per_second": len(dataset.y_train) * epochs_run / fit_seconds,
         "params": model.count_params(),
+        "threads": threads,
         "data": dataset.meta,
         **base,
         "wall_seconds": time.perf_counter() - started,
