@@ -16,19 +16,39 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # plots are files; no display needed
 
 import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.errors import HydraException  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from mnist_exp.config import register, to_settings  # noqa: E402
-from mnist_exp.errors import ConfigError, UserError, describe_failure  # noqa: E402
+from mnist_exp import errors, resume  # noqa: E402
+from mnist_exp.config import Config, register, to_settings  # noqa: E402
+from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError  # noqa: E402
 
 register()
 log = logging.getLogger("mnist_exp")
 
 
+def main() -> None:
+    """Console entry: Hydra's app, with bad input reported in one line (exit 2).
+
+    Set HYDRA_FULL_ERROR=1 to see Hydra's own report with its stack trace.
+    """
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the line is printed here
+    try:
+        sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
+        app()
+    except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
+        if full_error:
+            raise
+        print_error(errors.one_line(exc))
+        sys.exit(2)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://mnist_exp.conf", config_name="config")
-def main(cfg: DictConfig) -> float:
+def app(cfg: DictConfig) -> float:
     """One run. In a sweep a failed job returns NaN so that the others go on;
     its metrics.json says why, and the sweep's summary lists it."""
     hydra_cfg = HydraConfig.get()
@@ -36,7 +56,8 @@ def main(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         settings = to_settings(cfg)
-    except ConfigError as exc:  # before training: the run directory only says why
+        dataset = load_data(settings)  # bad data fails here, before TensorFlow loads
+    except (ConfigError, DataError) as exc:
         from mnist_exp.artifacts import record_status
 
         record_status(run_dir, "failed", reason=exc.reason, message=str(exc))
@@ -44,15 +65,30 @@ def main(cfg: DictConfig) -> float:
     try:
         from mnist_exp.train import run  # TensorFlow is imported from here on
 
-        metrics = run(settings, run_dir, Console())
+        metrics = run(settings, run_dir, Console(), dataset, resume=settings.resume is not None)
+    except RunInterrupted as exc:
+        print_error(f"interrupted by {exc}")
+        sys.exit(130 if exc.signal_name == "SIGINT" else 143)
     except UserError as exc:  # train.run has recorded it in metrics.json
         return fail(str(exc), in_sweep)
     except Exception as exc:
         if not in_sweep:
             raise
         log.exception("job %s failed", hydra_cfg.job.num)
-        return fail(describe_failure(exc)[1], in_sweep)
+        return fail(errors.describe_failure(exc)[1], in_sweep)
     return metrics[settings.optimized_metric]
+
+
+def load_data(settings: Config):
+    from mnist_exp.data import load
+
+    dataset = load(settings.data, settings.validation, settings.training.seed)
+    if settings.training.batch_size > len(dataset.y_train):
+        raise ConfigError(
+            f"training.batch_size={settings.training.batch_size} is larger than the "
+            f"{len(dataset.y_train)} training examples; use at most that"
+        )
+    return dataset
 
 
 def fail(message: str, in_sweep: bool) -> float:

@@ -233,6 +233,8 @@ class Config:
     save: SaveConfig = field(default_factory=SaveConfig)
     # What the Hydra task returns to a sweeper; val/accuracy is the best epoch's.
     optimized_metric: str = "val/accuracy"
+    # A run directory to continue from its last checkpoint (set by `resume=PATH`).
+    resume: Optional[str] = None
 
     def __post_init__(self) -> None:
         _require(
@@ -262,6 +264,7 @@ def to_settings(cfg: DictConfig) -> Config:
 
     Raises ConfigError naming the key when a value is out of range.
     """
+    _check_keys(cfg, "")
     try:
         settings = OmegaConf.to_object(cfg)
     except ConfigError:
@@ -274,3 +277,23 @@ def to_settings(cfg: DictConfig) -> Config:
     if not isinstance(settings.optimizer, OptimizerConfig):
         raise ConfigError("optimizer: no optimizer chosen; use optimizer=rmsprop|adam|sgd")
     return settings
+
+
+def _check_keys(node: DictConfig, prefix: str) -> None:
+    """Keys added with `+key=value` that no schema knows are mistakes: refuse them."""
+    import dataclasses
+
+    schema = OmegaConf.get_type(node)
+    known = (
+        {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    )
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        if known is not None and key not in known:
+            raise ConfigError(
+                f"{path} is not a config key; {prefix.rstrip('.') or 'the top level'} has: "
+                f"{', '.join(sorted(known))}"
+            )
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            _check_keys(child, f"{path}.")

@@ -46,3 +46,47 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
         return exc.reason, str(exc)
     first = (str(exc).strip().splitlines() or [""])[0]
     return "exception", f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+class RunInterrupted(UserError):
+    """SIGINT or SIGTERM stopped fit; the last completed epoch is checkpointed."""
+
+    reason = "interrupted"
+
+    def __init__(self, message: str, signal_name: str) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+def one_line(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line reports of a bad override, as one line."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, MissingConfigException):
+        lines = str(exc).splitlines()
+        first = lines[0].removeprefix("In 'config': ")
+        options = []
+        for line in lines[1:]:
+            if line.startswith("Config search path"):
+                break
+            if line.startswith("\t"):
+                options.append(line.strip())
+        return f"{first}; available: {', '.join(options)}" if options else first
+    if isinstance(exc, OverrideParseException):
+        return f"cannot parse the override {exc.override!r}: {str(exc).splitlines()[0]}"
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else exc
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None)
+        message = str(cause).splitlines()[0]
+        schema = getattr(cause, "object_type", None)
+        fields = getattr(schema, "__dataclass_fields__", None)
+        if "not in" in message and fields:
+            message += f"; it has: {', '.join(fields)}"
+        return f"{key}: {message}" if key else message
+    if isinstance(exc, OSError) and exc.filename:
+        return f"cannot write or read {exc.filename}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,9 +20,10 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from mnist_exp import artifacts, data, labels, plots, report, runtime
+from mnist_exp import artifacts, checkpoint, data, labels, plots, report, runtime
 from mnist_exp.config import Config
-from mnist_exp.errors import ModelFileError, describe_failure
+from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
+from mnist_exp.guards import StopOnNaN, StopOnSignal
 from mnist_exp.metrics import HISTORY_COLUMNS
 from mnist_exp.model import build_loss, build_model, build_optimizer
 from mnist_exp.progress import EpochRecorder, RichProgress
@@ -30,30 +32,49 @@ log = logging.getLogger(__name__)
 EVAL_BATCH = 1024  # evaluation and prediction batch: larger is faster, same results
 
 
-def run(cfg: Config, run_dir: Path, console: Console | None = None) -> dict:
+def run(
+    cfg: Config,
+    run_dir: Path,
+    console: Console | None = None,
+    dataset: data.Dataset | None = None,
+    resume: bool = False,
+) -> dict:
     """Train and evaluate as configured, write the run directory, return its metrics.
 
-    metrics.json says "running" while the run is alive; when anything fails it
-    says "failed" with the reason, and the error is raised again for the caller.
+    metrics.json says "running" while the run is alive, then "completed",
+    "failed" (with a reason code and message) or "interrupted"; on failure the
+    error is raised again for the caller. With resume=True the run continues
+    from the last completed epoch in run_dir/checkpoints.
     """
     console = console or Console()
     run_dir.mkdir(parents=True, exist_ok=True)
     base = describe(cfg, run_dir)
+    state = checkpoint.read_state(run_dir) if resume else None
+    if resume and state is None:
+        raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
     artifacts.write_json(run_dir / artifacts.METRICS, {"status": "running", **base})
     try:
-        return _run(cfg, run_dir, console, base)
+        return _run(cfg, run_dir, console, base, dataset, state)
+    except RunInterrupted as exc:
+        artifacts.record_status(run_dir, "interrupted", reason=exc.signal_name, message=str(exc))
+        raise
     except Exception as exc:
         reason, message = describe_failure(exc)
         artifacts.record_status(run_dir, "failed", reason=reason, message=message)
         raise
 
 
-def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
+def _run(
+    cfg: Config,
+    run_dir: Path,
+    console: Console,
+    base: dict,
+    dataset: data.Dataset | None,
+    state: checkpoint.State | None,
+) -> dict:
     started = time.perf_counter()
-    threads = runtime.configure(
-        cfg.training.threads, cfg.training.seed, cfg.training.deterministic
-    )
-    dataset = data.load(cfg.data, cfg.validation, cfg.training.seed)
+    threads = runtime.configure(cfg.training.threads, cfg.training.seed, cfg.training.deterministic)
+    dataset = dataset or data.load(cfg.data, cfg.validation, cfg.training.seed)
     if cfg.validation.split == "test":
         log.warning(
             "validation=test: the test set is used for validation, so the test score "
@@ -64,27 +85,68 @@ def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
     y_val = labels.encode(dataset.y_val, one_hot, n_classes)
     y_test = labels.encode(dataset.y_test, one_hot, n_classes)
 
-    model = build_model(cfg.model, dataset.input_dim, n_classes)
-    model.compile(
-        optimizer=build_optimizer(cfg.optimizer), loss=build_loss(cfg.loss), metrics=["accuracy"]
-    )
-    recorder = EpochRecorder()
-    callbacks: list = [recorder]
+    if state is None:
+        model = build_model(cfg.model, dataset.input_dim, n_classes)
+        model.compile(
+            optimizer=build_optimizer(cfg.optimizer),
+            loss=build_loss(cfg.loss),
+            metrics=["accuracy"],
+        )
+        done, rows, fit_before = 0, [], 0.0
+    else:
+        model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
+        done, rows, fit_before = state.epoch, state.history, state.fit_seconds
+        console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
+
+    stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
+    recorder = EpochRecorder(rows, keep=lambda: stop_on_signal.received is None)
+    fit_started = time.perf_counter()
+
+    def write_history() -> None:
+        artifacts.write_csv(run_dir / artifacts.HISTORY, history_frame(recorder.rows))
+
+    callbacks: list = [
+        recorder,
+        stop_on_nan,
+        stop_on_signal,
+        checkpoint.Checkpointer(
+            run_dir,
+            recorder.rows,
+            write_history,
+            keep_epoch=lambda: not stop_on_nan.tripped and stop_on_signal.received is None,
+            fit_seconds=lambda: fit_before + time.perf_counter() - fit_started,
+        ),
+    ]
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
-
-    fit_started = time.perf_counter()
-    model.fit(
-        dataset.x_train,
-        y_train,
-        batch_size=cfg.training.batch_size,
-        epochs=cfg.training.epochs,
-        validation_data=(dataset.x_val, y_val),
-        shuffle=cfg.training.shuffle,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    fit_seconds = time.perf_counter() - fit_started
+    if done < cfg.training.epochs:
+        model.fit(
+            dataset.x_train,
+            y_train,
+            batch_size=cfg.training.batch_size,
+            epochs=cfg.training.epochs,
+            initial_epoch=done,
+            validation_data=(dataset.x_val, y_val),
+            shuffle=cfg.training.shuffle,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    fit_seconds = fit_before + time.perf_counter() - fit_started
+    history = history_frame(recorder.rows)
+    if stop_on_signal.received or stop_on_nan.tripped:
+        write_history()
+    if stop_on_signal.received:
+        raise RunInterrupted(
+            f"{stop_on_signal.received} after epoch {len(history)} of {cfg.training.epochs}; "
+            f"continue with: mnist-exp resume={run_dir}",
+            stop_on_signal.received,
+        )
+    if stop_on_nan.tripped:
+        epoch, step = stop_on_nan.tripped_at
+        raise DivergedError(
+            f"the training loss became NaN at epoch {epoch}, step {step}: try a smaller "
+            f"optimizer.learning_rate (now {cfg.optimizer.learning_rate:g})"
+        )
     test = model.evaluate(
         dataset.x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True
     )
@@ -96,7 +158,6 @@ def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
     correct, incorrect = labels.count_correct(dataset.y_test, predicted, n_classes)
     check_reload(test["accuracy"], correct, len(predicted))
 
-    history = pd.DataFrame(recorder.rows, columns=HISTORY_COLUMNS)
     predictions = pd.DataFrame(
         {
             "index": np.arange(len(predicted)),
@@ -105,7 +166,7 @@ def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
             "confidence": confidence,
         }
     )
-    artifacts.write_csv(run_dir / artifacts.HISTORY, history)
+    write_history()
     artifacts.write_csv(run_dir / artifacts.PREDICTIONS, predictions)
     write_plots(run_dir, history, dataset, predicted)
 
@@ -131,9 +192,16 @@ def _run(cfg: Config, run_dir: Path, console: Console, base: dict) -> dict:
         **base,
         "wall_seconds": time.perf_counter() - started,
     }
+    if state is not None:
+        metrics["resumed_after_epoch"] = state.epoch
     artifacts.write_json(run_dir / artifacts.METRICS, metrics)
+    shutil.rmtree(run_dir / checkpoint.FOLDER, ignore_errors=True)  # model.keras supersedes it
     report.print_run(console, metrics, run_dir)
     return metrics
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
 def load_model(path: Path) -> keras.Model:
