@@ -1,0 +1,452 @@
+"""Every config group option and preset composes into the expected typed settings.
+
+Configs are composed with Hydra's compose API, as the CLI does, then turned into
+dataclasses by ``to_settings``, which runs every range check.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import hydra
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from mnist_exp import config
+from mnist_exp.config import (
+    AdamConfig,
+    Config,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OptimizerConfig,
+    RMSpropConfig,
+    SGDConfig,
+    TrainingConfig,
+    ValidationConfig,
+    to_settings,
+)
+from mnist_exp.errors import ConfigError, UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    """compose(*overrides) -> the composed DictConfig, as the CLI would see it."""
+    config.register()
+    with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+        cache: dict[tuple[str, ...], object] = {}
+
+        def _compose(*overrides: str):
+            # Hydra takes ~0.2 s a compose; the tests only read what it returns.
+            if overrides not in cache:
+                cache[overrides] = hydra.compose(config_name="config", overrides=list(overrides))
+            return cache[overrides]
+
+        yield _compose
+
+
+@pytest.fixture(scope="module")
+def settings(compose):
+    """settings(*overrides) -> the Config dataclass that to_settings makes."""
+
+    def _settings(*overrides: str) -> Config:
+        return to_settings(compose(*overrides))
+
+    return _settings
+
+
+# --- the defaults: the tutorial's run -------------------------------------------------------
+
+
+def test_defaults_are_the_tutorials_run(settings):
+    s = settings()
+    assert isinstance(s, Config)
+    assert s.data == DataConfig(name="mnist")
+    assert s.model == ModelConfig(name="one_hidden", layers=1, units=512, activation="relu")
+    assert type(s.optimizer) is RMSpropConfig
+    assert s.optimizer.learning_rate == pytest.approx(0.001)
+    assert s.loss == LossConfig(name="categorical_crossentropy")
+    assert s.loss.one_hot is True
+    assert s.validation == ValidationConfig(split="holdout", size=0.1)
+    assert s.training == TrainingConfig(epochs=5, batch_size=128, seed=42)
+    assert s.training.threads is None and s.training.deterministic is True
+    assert s.save.keras is True and s.save.h5 is False
+    assert s.optimized_metric == "val/accuracy"
+
+
+def test_composed_config_has_no_unresolved_or_missing_values(compose):
+    cfg = compose()
+    assert OmegaConf.missing_keys(cfg) == set()
+    # compose() strips the hydra node; every group the schema names is there.
+    assert "hydra" not in cfg
+    for key in ("data", "model", "optimizer", "loss", "validation", "training", "save"):
+        assert key in cfg
+
+
+# --- each option of each group ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("mnist", DataConfig(name="mnist", path=None, local_paths=[], test_size=0.2)),
+        (
+            "fashion_mnist",
+            DataConfig(
+                name="fashion_mnist",
+                path=None,
+                local_paths=["/usr/share/datasets/fashion-mnist"],
+                test_size=0.2,
+            ),
+        ),
+        ("mnist_5k", DataConfig(name="mnist_5k", path=None, local_paths=[], test_size=1000)),
+    ],
+)
+def test_data_options(settings, option, expected):
+    data = settings(f"data={option}").data
+    assert type(data) is DataConfig
+    assert data == expected
+    assert data.limit_train is None and data.limit_test is None
+
+
+def test_mnist_5k_test_size_is_a_whole_count(settings):
+    data = settings("data=mnist_5k").data
+    assert data.test_size == 1000
+    assert float(data.test_size).is_integer()
+
+
+@pytest.mark.parametrize(
+    ("option", "layers", "units", "dropout"),
+    [("one_hidden", 1, 512, 0.0), ("two_hidden", 2, 512, 0.2)],
+)
+def test_model_options(settings, option, layers, units, dropout):
+    model = settings(f"model={option}").model
+    assert type(model) is ModelConfig
+    assert model.name == option
+    assert model.layers == layers
+    assert model.units == units
+    assert model.activation == "relu"
+    assert model.dropout == pytest.approx(dropout)
+
+
+@pytest.mark.parametrize(
+    ("option", "cls", "kwargs"),
+    [
+        (
+            "rmsprop",
+            RMSpropConfig,
+            dict(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False),
+        ),
+        (
+            "adam",
+            AdamConfig,
+            dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
+        ),
+        ("sgd", SGDConfig, dict(learning_rate=0.01, momentum=0.0, nesterov=False)),
+    ],
+)
+def test_optimizer_options(settings, option, cls, kwargs):
+    optimizer = settings(f"optimizer={option}").optimizer
+    assert type(optimizer) is cls
+    assert isinstance(optimizer, OptimizerConfig)
+    assert optimizer.name == option
+    # keras_kwargs are exactly the optimizer's keyword arguments, without the name.
+    assert optimizer.keras_kwargs() == pytest.approx(kwargs)
+    assert set(optimizer.keras_kwargs()) == set(kwargs)
+
+
+@pytest.mark.parametrize(
+    ("option", "one_hot"),
+    [("categorical_crossentropy", True), ("sparse_categorical_crossentropy", False)],
+)
+def test_loss_options(settings, option, one_hot):
+    loss = settings(f"loss={option}").loss
+    assert type(loss) is LossConfig
+    assert loss.name == option
+    assert loss.one_hot is one_hot
+
+
+@pytest.mark.parametrize(("option", "split"), [("holdout", "holdout"), ("test", "test")])
+def test_validation_options(settings, option, split):
+    validation = settings(f"validation={option}").validation
+    assert type(validation) is ValidationConfig
+    assert validation.split == split
+
+
+def test_optimizer_field_override_reaches_the_dataclass(settings):
+    s = settings("optimizer=sgd", "optimizer.learning_rate=0.05", "optimizer.nesterov=true")
+    assert type(s.optimizer) is SGDConfig
+    assert s.optimizer.learning_rate == pytest.approx(0.05)
+    assert s.optimizer.nesterov is True
+    assert s.optimizer.momentum == 0.0
+
+
+def test_value_overrides_are_converted_to_the_schema_types(settings):
+    s = settings("training.epochs=3", "model.dropout=0", "validation.size=500")
+    assert s.training.epochs == 3 and isinstance(s.training.epochs, int)
+    assert s.model.dropout == 0.0 and isinstance(s.model.dropout, float)
+    assert s.validation.size == 500.0 and isinstance(s.validation.size, float)
+
+
+# Every model x optimizer pair, with data, loss and validation varied so that each of
+# their options appears too (Hydra takes ~0.2 s a compose; the 72-way product is too slow).
+_COMBOS = [
+    ("mnist", "one_hidden", "rmsprop", "sparse_categorical_crossentropy", "test"),
+    ("fashion_mnist", "two_hidden", "rmsprop", "categorical_crossentropy", "holdout"),
+    ("mnist_5k", "one_hidden", "adam", "categorical_crossentropy", "holdout"),
+    ("mnist", "two_hidden", "adam", "sparse_categorical_crossentropy", "test"),
+    ("fashion_mnist", "one_hidden", "sgd", "categorical_crossentropy", "test"),
+    ("mnist_5k", "two_hidden", "sgd", "sparse_categorical_crossentropy", "holdout"),
+]
+
+
+def test_combos_cover_every_option():
+    for position, options in enumerate(
+        [
+            {"mnist", "fashion_mnist", "mnist_5k"},
+            {"one_hidden", "two_hidden"},
+            {"rmsprop", "adam", "sgd"},
+            {"categorical_crossentropy", "sparse_categorical_crossentropy"},
+            {"holdout", "test"},
+        ]
+    ):
+        assert {combo[position] for combo in _COMBOS} == options
+    assert {(combo[1], combo[2]) for combo in _COMBOS} == set(
+        itertools.product(("one_hidden", "two_hidden"), ("rmsprop", "adam", "sgd"))
+    )
+
+
+@pytest.mark.parametrize(("data", "model", "optimizer", "loss", "validation"), _COMBOS)
+def test_option_combinations_compose(settings, data, model, optimizer, loss, validation):
+    s = settings(
+        f"data={data}",
+        f"model={model}",
+        f"optimizer={optimizer}",
+        f"loss={loss}",
+        f"validation={validation}",
+    )
+    assert s.data.name == data
+    assert s.model.name == model
+    assert s.optimizer.name == optimizer
+    assert s.loss.name == loss
+    assert s.validation.split == validation
+    # Choosing one group leaves the others at their defaults.
+    assert s.training == TrainingConfig()
+
+
+# --- presets ----------------------------------------------------------------------------------
+
+
+def test_experiment_smoke(settings):
+    s = settings("+experiment=smoke")
+    assert s.data.name == "mnist_5k"
+    assert s.data.test_size == 1000
+    assert s.data.limit_train == 2000
+    assert s.data.limit_test is None
+    assert s.model.name == "one_hidden" and s.model.layers == 1
+    assert s.training.epochs == 1
+    assert s.training.batch_size == 128
+    assert s.validation.split == "holdout"  # smoke keeps the test set unseen
+
+
+def test_experiment_tutorial(settings):
+    s = settings("+experiment=tutorial")
+    assert s.data.name == "mnist"
+    assert s.model == ModelConfig(name="one_hidden", layers=1, units=512, dropout=0.0)
+    assert type(s.optimizer) is RMSpropConfig
+    assert s.loss.name == "categorical_crossentropy" and s.loss.one_hot
+    assert s.validation.split == "test"
+    assert s.training.epochs == 5
+    assert s.training.batch_size == 128
+
+
+def test_experiment_preset_overrides_the_chosen_defaults(settings):
+    # Without the preset the defaults are holdout; the preset switches to test.
+    assert settings().validation.split == "holdout"
+    assert settings("+experiment=tutorial").validation.split == "test"
+    assert settings("model=two_hidden").model.name == "two_hidden"
+    assert settings("model=two_hidden", "+experiment=smoke").data.name == "mnist_5k"
+
+
+def test_command_line_values_win_over_a_preset(settings):
+    s = settings("+experiment=smoke", "training.epochs=2", "data.limit_train=300")
+    assert s.training.epochs == 2
+    assert s.data.limit_train == 300
+    assert s.data.name == "mnist_5k"
+
+
+def test_unknown_preset_fails_at_compose(compose):
+    with pytest.raises(ConfigCompositionException, match="experiment"):
+        compose("+experiment=nope")
+
+
+# --- bad values -------------------------------------------------------------------------------
+
+# Through Hydra, as a user would type them.
+RANGE_ERRORS = [
+    (["training.epochs=-3"], "training.epochs", "-3"),
+    (["training.batch_size=0"], "training.batch_size", "0"),
+    (["model.dropout=1.5"], "model.dropout", "1.5"),
+    (["model.units=0"], "model.units", "0"),
+    (["optimizer.learning_rate=0"], "optimizer.learning_rate", "0"),
+    (["optimizer.learning_rate=nan"], "optimizer.learning_rate", "nan"),
+    (["optimizer=adam", "optimizer.name=sgd"], "optimizer.name", "sgd"),
+    (["validation.size=0"], "validation.size", "0"),
+    (["data.name=cifar10"], "data.name", "cifar10"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value"), RANGE_ERRORS, ids=[" ".join(o) for o, _, _ in RANGE_ERRORS]
+)
+def test_out_of_range_values_fail_naming_the_key(compose, overrides, key, value):
+    cfg = compose(*overrides)  # the type is right, so composing works...
+    with pytest.raises(ConfigError) as info:
+        to_settings(cfg)  # ...and the range check names the key and the value
+    assert_names(info.value, key, value)
+    assert isinstance(info.value, UserError) and isinstance(info.value, ValueError)
+
+
+def assert_names(error: ConfigError, key: str, value: str) -> None:
+    message = str(error)
+    assert message.startswith(f"{key}=")
+    assert value in message.split(" ")[0]
+    assert "not allowed" in message
+
+
+# The same checks on the dataclasses directly: each schema's every range rule.
+DATACLASS_ERRORS = [
+    (TrainingConfig, dict(seed=-1), "training.seed", "-1"),
+    (TrainingConfig, dict(threads=0), "training.threads", "0"),
+    (TrainingConfig, dict(epochs=0), "training.epochs", "0"),
+    (ModelConfig, dict(name="m", dropout=-0.1), "model.dropout", "-0.1"),
+    (ModelConfig, dict(name="m", dropout=1.0), "model.dropout", "1.0"),
+    (ModelConfig, dict(name="m", layers=0), "model.layers", "0"),
+    (ModelConfig, dict(name="m", activation="relux"), "model.activation", "relux"),
+    (RMSpropConfig, dict(learning_rate=-1e-3), "optimizer.learning_rate", "-0.001"),
+    (RMSpropConfig, dict(learning_rate=float("inf")), "optimizer.learning_rate", "inf"),
+    (RMSpropConfig, dict(rho=1.0), "optimizer.rho", "1.0"),
+    (RMSpropConfig, dict(momentum=-0.5), "optimizer.momentum", "-0.5"),
+    (RMSpropConfig, dict(name="adam"), "optimizer.name", "adam"),
+    (AdamConfig, dict(beta_1=-0.1), "optimizer.beta_1", "-0.1"),
+    (AdamConfig, dict(beta_2=1.0), "optimizer.beta_2", "1.0"),
+    (AdamConfig, dict(epsilon=0.0), "optimizer.epsilon", "0.0"),
+    (SGDConfig, dict(momentum=1.5), "optimizer.momentum", "1.5"),
+    (ValidationConfig, dict(size=1.5), "validation.size", "1.5"),
+    (ValidationConfig, dict(size=-5), "validation.size", "-5"),
+    (ValidationConfig, dict(split="train"), "validation.split", "train"),
+    (DataConfig, dict(name="mnist", test_size=0), "data.test_size", "0"),
+    (DataConfig, dict(name="mnist", test_size=2.5), "data.test_size", "2.5"),
+    (DataConfig, dict(name="mnist", limit_train=0), "data.limit_train", "0"),
+    (DataConfig, dict(name="mnist", limit_test=-2), "data.limit_test", "-2"),
+    (LossConfig, dict(name="mse"), "loss.name", "mse"),
+    (Config, dict(optimized_metric="val/acc"), "optimized_metric", "val/acc"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "key", "value"),
+    DATACLASS_ERRORS,
+    ids=[f"{key}={value}" for _, _, key, value in DATACLASS_ERRORS],
+)
+def test_dataclass_range_checks_name_the_key(cls, kwargs, key, value):
+    with pytest.raises(ConfigError) as info:
+        cls(**kwargs)
+    assert_names(info.value, key, value)
+
+
+def test_dataclasses_accept_the_edges_of_their_ranges():
+    assert DataConfig(name="mnist", test_size=0.5).test_size == 0.5
+    assert DataConfig(name="mnist", test_size=1000).test_size == 1000
+    assert ValidationConfig(size=5000).size == 5000
+    assert ModelConfig(name="m", dropout=0.0).dropout == 0.0
+    assert AdamConfig(beta_1=0.0).beta_1 == 0.0
+    assert TrainingConfig(seed=0, threads=1).threads == 1
+
+
+def test_optimizer_name_mismatch_says_how_to_pick_another(compose):
+    with pytest.raises(ConfigError, match=r"optimizer=rmsprop\|adam\|sgd"):
+        to_settings(compose("optimizer=adam", "optimizer.name=sgd"))
+
+
+def test_unknown_optimizer_fails_at_compose_naming_the_group(compose):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose("optimizer=adamm")
+    message = str(info.value)
+    assert "optimizer" in message and "adamm" in message
+    # Hydra lists the available options.
+    for option in ("adam", "rmsprop", "sgd"):
+        assert option in message
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("training.epochz=1", "training.epochz"),
+        ("optimizer.beta_1=0.5", "optimizer.beta_1"),  # an Adam field under RMSprop
+        ("validation.fraction=0.2", "validation.fraction"),
+    ],
+)
+def test_unknown_key_fails_at_compose_naming_it(compose, override, key):
+    with pytest.raises(ConfigCompositionException, match=key.replace(".", r"\.")):
+        compose(override)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("training.epochs=abc", "training.epochs"),
+        ("model.dropout=high", "model.dropout"),
+        ("training.shuffle=maybe", "training.shuffle"),
+    ],
+)
+def test_wrong_type_fails_at_compose_naming_the_key(compose, override, key):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose(override)
+    assert key in str(info.value)
+    # The cause carries the full key and the schema's type.
+    assert key in str(info.value.__cause__)
+
+
+# --- the schemas themselves -------------------------------------------------------------------
+
+
+def test_keras_kwargs_follow_field_changes():
+    assert SGDConfig(learning_rate=0.1, momentum=0.9, nesterov=True).keras_kwargs() == {
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+    }
+
+
+# --- no TensorFlow while configuring --------------------------------------------------------
+
+
+def test_composing_does_not_import_tensorflow():
+    # A fresh interpreter: this test process may have imported TensorFlow elsewhere.
+    code = textwrap.dedent(
+        """
+        import sys
+        import hydra
+        from mnist_exp import config
+
+        config.register()
+        with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+            for overrides in ([], ["+experiment=tutorial"], ["optimizer=adam", "model=two_hidden"]):
+                cfg = hydra.compose(config_name="config", overrides=overrides)
+                config.to_settings(cfg)
+        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
