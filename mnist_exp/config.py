@@ -14,7 +14,9 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
+from mnist_exp import metrics
 from mnist_exp.errors import ConfigError
 
 DATA_NAMES = ("mnist", "fashion_mnist", "mnist_5k")
@@ -257,6 +259,8 @@ def register() -> None:
     cs.store(group="schema/optimizer", name="rmsprop", node=RMSpropConfig)
     cs.store(group="schema/optimizer", name="adam", node=AdamConfig)
     cs.store(group="schema/optimizer", name="sgd", node=SGDConfig)
+    # ${metric_direction:${optimized_metric}}: maximize an accuracy, minimize a loss (Optuna).
+    OmegaConf.register_new_resolver("metric_direction", metrics.direction, replace=True)
 
 
 def to_settings(cfg: DictConfig) -> Config:
@@ -269,6 +273,10 @@ def to_settings(cfg: DictConfig) -> Config:
         settings = OmegaConf.to_object(cfg)
     except ConfigError:
         raise
+    except MissingMandatoryValue as exc:  # e.g. a group removed with ~optimizer
+        raise ConfigError(
+            f"{exc.full_key} has no value; choose one with {exc.full_key}=..."
+        ) from None
     except Exception as exc:  # OmegaConf wraps __post_init__ errors
         cause = exc.__cause__ if isinstance(exc.__cause__, ConfigError) else None
         if cause is None:

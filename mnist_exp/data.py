@@ -7,6 +7,7 @@ labels.py, so no stage can confuse one-hot rows with class ids.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
         "sha256": checksum,
         "class_names": CLASS_NAMES[cfg.name],
     }
+    y_train, y_val, y_test = (np.asarray(y, dtype=np.int64) for y in (y_train, y_val, y_test))
     return Dataset(prepare(x_train), y_train, prepare(x_val), y_val, prepare(x_test), y_test, meta)
 
 
@@ -138,7 +140,7 @@ def _split(x, y, size: float, seed: int, key: str):
     """Stratified split (x_a, x_b, y_a, y_b); size is a fraction or a count of part b."""
     n = len(y)
     count = size if 0 < size < 1 else int(size)
-    n_b = round(n * count) if isinstance(count, float) else count
+    n_b = math.ceil(n * count) if isinstance(count, float) else count  # as sklearn rounds
     if n_b >= n or n - n_b < N_CLASSES or n_b < N_CLASSES:
         raise ConfigError(
             f"{key}={size!r} leaves {n - n_b} of {n} examples on one side; each side needs "
@@ -155,6 +157,11 @@ def _subsample(x, y, limit: int, seed: int, key: str):
         return x, y
     if limit < N_CLASSES:
         raise ConfigError(f"{key}={limit} is too small: it must keep one example per class")
+    if len(y) - limit < N_CLASSES:  # sklearn needs every class on the dropped side too
+        raise ConfigError(
+            f"{key}={limit} drops only {len(y) - limit} of {len(y)} examples; "
+            f"drop at least {N_CLASSES} or set it to null to keep all"
+        )
     x_kept, _, y_kept, _ = train_test_split(x, y, train_size=limit, stratify=y, random_state=seed)
     return x_kept, y_kept
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,10 @@ def read_npz(path: Path) -> Raw:
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} holds a single array; an MNIST npz holds {list(NPZ_KEYS)}")
+        with loaded as npz:
             missing = [key for key in NPZ_KEYS if key not in npz.files]
             if missing:
                 raise DataError(
@@ -55,7 +59,7 @@ def read_npz(path: Path) -> Raw:
             return tuple(npz[key] for key in NPZ_KEYS)  # type: ignore[return-value]
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{path} is not a readable npz file ({_reason(exc)})") from exc
 
 
@@ -87,7 +91,7 @@ def read_idx(path: Path) -> np.ndarray:
         opener = gzip.open if head == b"\x1f\x8b" else open
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path} cannot be read ({_reason(exc)})") from exc
     if len(data) < 4:
         raise DataError(f"{path} is empty or too short to be an IDX file")
