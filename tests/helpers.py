@@ -29,7 +29,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 def run_cli(tmp_path: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """`mnist-exp OVERRIDES hydra.run.dir=tmp_path/run` in a subprocess."""
     args = [sys.executable, "-m", "mnist_exp", *overrides]
-    if not any(o.startswith(("hydra.run.dir=", "-m", "--")) for o in overrides):
+    if not any(o.startswith(("hydra.run.dir=", "resume=", "-m", "--")) for o in overrides):
         args.append(f"hydra.run.dir={tmp_path / 'run'}")
     return subprocess.run(
         args,
