@@ -21,7 +21,6 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         HTTPS_PROXY="http://127.0.0.1:9",
         HTTP_PROXY="http://127.0.0.1:9",
         COLUMNS="160",
-        TF_CPP_MIN_LOG_LEVEL="2",
     )
     return env
 
