@@ -28,6 +28,8 @@ from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError  
 
 register()
 log = logging.getLogger("mnist_exp")
+# The user asked for stack traces instead of one-line errors.
+DEBUG = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 def main() -> None:
@@ -35,13 +37,12 @@ def main() -> None:
 
     Set HYDRA_FULL_ERROR=1 to see Hydra's own report with its stack trace.
     """
-    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the line is printed here
     try:
         sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
         app()
     except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
-        if full_error:
+        if DEBUG:
             raise
         print_error(errors.one_line(exc))
         sys.exit(2)
@@ -93,6 +94,8 @@ def load_data(settings: Config):
 
 def fail(message: str, in_sweep: bool) -> float:
     """One line on stderr; exit 2 for a single run, NaN for a sweep job so others go on."""
+    if DEBUG and sys.exc_info()[0] is not None:
+        raise  # the error being handled, with its traceback
     print_error(message)
     if in_sweep:
         return float("nan")

@@ -98,6 +98,8 @@ class RichProgress(keras.callbacks.Callback):
         metrics = from_keras(logs or {})
         seconds = time.perf_counter() - self._epoch_started
         text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        if self.model.stop_training:  # cut short by a signal or a NaN loss
+            text = "stopped before the end of the epoch"
         self.progress.console.print(f"epoch {epoch + 1}/{self._epochs}  {text}  ({seconds:.1f}s)")
 
     def on_train_end(self, logs=None):
