@@ -22,6 +22,9 @@ from mnist_exp.errors import ConfigError
 DATA_NAMES = ("mnist", "fashion_mnist", "mnist_5k")
 LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 VALIDATION_SPLITS = ("holdout", "test")
+STRATEGIES = ("default", "mirrored")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+LR_SCALING = ("none", "linear")
 
 
 def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -195,9 +198,36 @@ class TrainingConfig:
     threads: Optional[int] = None
     # Same seed, same history: TensorFlow's deterministic ops (costs little on CPU).
     deterministic: bool = True
+    # default: one device. mirrored: tf.distribute.MirroredStrategy, one replica per
+    # device in `devices` (null: every visible GPU, else the CPU's logical devices).
+    strategy: str = "default"
+    devices: Optional[list[str]] = None
+    # Split the CPU into N logical devices (0: don't); lets mirrored run without GPUs.
+    logical_cpus: int = 0
+    # batch_size is the global batch; each replica gets batch_size / replicas.
+    # linear: learning_rate x replicas (Goyal et al.); none: as configured.
+    lr_scaling: str = "none"
+    # float32, or mixed_float16 (GPUs of compute capability >= 7.0) / mixed_bfloat16.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, "training.epochs", self.epochs, "an integer >= 1")
+        _require(
+            self.strategy in STRATEGIES, "training.strategy", self.strategy, f"one of {STRATEGIES}"
+        )
+        _require(
+            self.precision in PRECISIONS,
+            "training.precision",
+            self.precision,
+            f"one of {PRECISIONS}",
+        )
+        _require(
+            self.lr_scaling in LR_SCALING,
+            "training.lr_scaling",
+            self.lr_scaling,
+            f"one of {LR_SCALING}",
+        )
+        _require(self.logical_cpus >= 0, "training.logical_cpus", self.logical_cpus, ">= 0")
         _require(
             self.threads is None or self.threads >= 1,
             "training.threads",

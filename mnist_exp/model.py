@@ -21,12 +21,21 @@ def build_model(cfg: ModelConfig, input_dim: int, n_classes: int) -> keras.Model
         x = keras.layers.Dense(cfg.units, activation=cfg.activation, name=f"hidden_{i}")(x)
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
+    # float32 output even under a mixed precision policy: a stable softmax and loss.
+    outputs = keras.layers.Dense(
+        n_classes, activation="softmax", dtype="float32", name="classes"
+    )(x)
     return keras.Model(inputs, outputs, name=cfg.name)
 
 
-def build_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-    return OPTIMIZERS[cfg.name](**cfg.keras_kwargs())
+def build_optimizer(
+    cfg: OptimizerConfig, learning_rate: float | None = None
+) -> keras.optimizers.Optimizer:
+    """The configured optimizer; learning_rate overrides the config's (replica scaling)."""
+    kwargs = cfg.keras_kwargs()
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
+    return OPTIMIZERS[cfg.name](**kwargs)
 
 
 def build_loss(cfg: LossConfig) -> keras.losses.Loss:

@@ -20,7 +20,17 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from mnist_exp import artifacts, checkpoint, data, labels, plots, report, runtime
+from mnist_exp import (
+    artifacts,
+    checkpoint,
+    data,
+    devices,
+    labels,
+    loggers,
+    plots,
+    report,
+    runtime,
+)
 from mnist_exp.config import Config
 from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
 from mnist_exp.guards import StopOnNaN, StopOnSignal
@@ -85,17 +95,22 @@ def _run(
     y_val = labels.encode(dataset.y_val, one_hot, n_classes)
     y_test = labels.encode(dataset.y_test, one_hot, n_classes)
 
-    if state is None:
-        model = build_model(cfg.model, dataset.input_dim, n_classes)
-        model.compile(
-            optimizer=build_optimizer(cfg.optimizer),
-            loss=build_loss(cfg.loss),
-            metrics=["accuracy"],
-        )
-        done, rows, fit_before = 0, [], 0.0
-    else:
-        model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
-        done, rows, fit_before = state.epoch, state.history, state.fit_seconds
+    placement = devices.place(cfg.training)
+    learning_rate = devices.scaled_learning_rate(
+        cfg.optimizer.learning_rate, placement.replicas, cfg.training.lr_scaling
+    )
+    with placement.strategy.scope():
+        if state is None:
+            model = build_model(cfg.model, dataset.input_dim, n_classes)
+            model.compile(
+                optimizer=build_optimizer(cfg.optimizer, learning_rate),
+                loss=build_loss(cfg.loss),
+                metrics=["accuracy"],
+            )
+            done, rows, fit_before = 0, [], 0.0
+        else:
+            model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
+            done, rows, fit_before = state.epoch, state.history, state.fit_seconds
         console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
 
     stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
@@ -188,6 +203,7 @@ def _run(
         "train/samples_per_second": len(dataset.y_train) * epochs_run / fit_seconds,
         "params": model.count_params(),
         "threads": threads,
+        **placement.describe(cfg.training.batch_size, learning_rate),
         "data": dataset.meta,
         **base,
         "wall_seconds": time.perf_counter() - started,
