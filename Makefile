@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run smoke test test-fast lint clean
+.PHONY: help install run smoke sweep test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: install ## train the tutorial's model on the bundled offline digits (data=m
 smoke: install ## a run of seconds: +experiment=smoke
 	$(BIN)/mnist-exp +experiment=smoke
 
+sweep: install ## a small sweep on the bundled digits (8 runs of +experiment=tutorial_sweep) and its summary
+	$(BIN)/mnist-exp -m +experiment=tutorial_sweep training.epochs=3 training.batch_size=128
+
 test: install ## run every test, slow ones included
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -32,8 +35,8 @@ test-fast: install ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff on the package and the tests
-	$(BIN)/ruff check mnist_exp tests
-	$(BIN)/ruff format --check mnist_exp tests
+	$(BIN)/ruff check mnist_exp hydra_plugins tests
+	$(BIN)/ruff format --check mnist_exp hydra_plugins tests
 
 clean: ## remove outputs/ and caches (keeps .venv)
 	rm -rf outputs .pytest_cache .ruff_cache

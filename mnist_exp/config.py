@@ -291,6 +291,8 @@ def register() -> None:
     cs.store(group="schema/optimizer", name="sgd", node=SGDConfig)
     # ${metric_direction:${optimized_metric}}: maximize an accuracy, minimize a loss (Optuna).
     OmegaConf.register_new_resolver("metric_direction", metrics.direction, replace=True)
+    # ${mnist_exp_groups:} in conf/hydra/help/mnist_exp.yaml: the groups --help lists.
+    OmegaConf.register_new_resolver("mnist_exp_groups", help_text.config_groups, replace=True)
 
 
 def to_settings(cfg: DictConfig) -> Config:

@@ -15,3 +15,8 @@ HISTORY_COLUMNS = ["epoch", *KERAS_TO_NAME.values(), "lr", "seconds"]
 def from_keras(logs: dict) -> dict[str, float]:
     """Rename Keras' log keys (val_accuracy) to the vocabulary (val/accuracy)."""
     return {KERAS_TO_NAME[k]: float(v) for k, v in logs.items() if k in KERAS_TO_NAME}
+
+
+def direction(metric: str) -> str:
+    """How a sweep ranks by `metric`: "minimize" a loss, "maximize" anything else (accuracy)."""
+    return "minimize" if metric.rsplit("/", 1)[-1] == "loss" else "maximize"

@@ -1,4 +1,5 @@
-"""Figures of one run. Each function returns a matplotlib Figure; artifacts.py saves it.
+"""Figures of one run, and of a sweep. Each function returns a matplotlib Figure;
+artifacts.py saves it.
 
 Figures are built with the object API (no pyplot), so no GUI backend or global
 state is involved and plotting is safe in parallel sweep jobs.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from mnist_exp.metrics import direction
 
 
 def curves(history: pd.DataFrame, metric: str) -> Figure:
@@ -73,4 +76,62 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, class_names: list
         xticks_rotation="vertical" if max(map(len, class_names)) > 2 else "horizontal",
     )
     ax.set_title("confusion matrix (test set)")
+    return fig
+
+
+def sweep(table: pd.DataFrame, objective: str, numeric_params: list[str]) -> Figure:
+    """A sweep at a glance: the objective per job, then against each swept numeric parameter.
+
+    `table` has a row per job with `job`, `status`, the objective and the parameters;
+    jobs that did not complete are marked with a red cross on the axis.
+    """
+    params = numeric_params[:5]
+    ncols = min(3, 1 + len(params))
+    nrows = -(-(1 + len(params)) // ncols)
+    fig = Figure(figsize=(4.5 * ncols, 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[1 + len(params) :]:
+        ax.set_axis_off()
+    done = table["status"].eq("completed") & table[objective].notna()
+    jobs, values = table["job"].astype("float"), table[objective]
+    ax = axes[0]
+    ax.plot(jobs[done], values[done], "o", color="tab:blue", label="completed")
+    if done.any():
+        low, high = values[done].min(), values[done].max()
+        pad = (high - low) * 0.15 or abs(high) * 0.05 or 0.05
+        ax.set_ylim(low - pad, high + pad)
+        scored = values[done] if direction(objective) == "maximize" else -values[done]
+        best = scored.idxmax()
+        ax.plot(jobs[best], values[best], "*", color="tab:orange", markersize=14, label="best")
+    if (~done).any():  # on the bottom edge of the axes, wherever the y range is
+        ax.plot(
+            jobs[~done],
+            [0.0] * int((~done).sum()),
+            "x",
+            color="tab:red",
+            markersize=10,
+            mew=2,
+            label="not completed",
+            clip_on=False,
+            transform=ax.get_xaxis_transform(),
+        )
+    ax.set_xlabel("job")
+    ax.set_ylabel(objective)
+    ax.set_title(f"{objective} per job")
+    if jobs.notna().any() and len(table) <= 40:
+        ax.set_xticks(sorted(jobs.dropna().unique()))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    for ax, param in zip(axes[1 : 1 + len(params)], params, strict=True):
+        x, y = table.loc[done, param].astype(float), table.loc[done, objective]
+        ax.plot(x, y, "o", color="tab:blue")
+        positive = x.dropna()
+        if len(positive) and (positive > 0).all() and positive.max() / positive.min() >= 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(param)
+        ax.set_ylabel(objective)
+        ax.set_title(f"{objective} against {param}")
+        ax.grid(alpha=0.3)
+    if not done.any():
+        fig.text(0.5, 0.5, "no completed job", ha="center", va="center", fontsize=14)
     return fig
