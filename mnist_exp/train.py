@@ -63,15 +63,21 @@ def run(
     if resume and state is None:
         raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
     artifacts.write_json(run_dir / artifacts.METRICS, {"status": "running", **base})
+    tracking = loggers.Tracking()  # logger=tensorboard / mlflow: callbacks, then finish()
     try:
-        return _run(cfg, run_dir, console, base, dataset, state)
+        tracking = loggers.start(cfg, run_dir, resume)
+        metrics = _run(cfg, run_dir, console, base, dataset, state, tracking.callbacks)
     except RunInterrupted as exc:
         artifacts.record_status(run_dir, "interrupted", reason=exc.signal_name, message=str(exc))
+        tracking.finish("interrupted")
         raise
     except Exception as exc:
         reason, message = describe_failure(exc)
         artifacts.record_status(run_dir, "failed", reason=reason, message=message)
+        tracking.finish("failed")
         raise
+    tracking.finish("completed")
+    return metrics
 
 
 def _run(
@@ -81,6 +87,7 @@ def _run(
     base: dict,
     dataset: data.Dataset | None,
     state: checkpoint.State | None,
+    extra_callbacks: list,
 ) -> dict:
     started = time.perf_counter()
     threads = runtime.configure(cfg.training.threads, cfg.training.seed, cfg.training.deterministic)
@@ -111,7 +118,7 @@ def _run(
         else:
             model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
             done, rows, fit_before = state.epoch, state.history, state.fit_seconds
-        console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
+            console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
 
     stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
     recorder = EpochRecorder(rows, keep=lambda: stop_on_signal.received is None)
@@ -132,6 +139,7 @@ def _run(
             fit_seconds=lambda: fit_before + time.perf_counter() - fit_started,
         ),
     ]
+    callbacks.extend(extra_callbacks)
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
     if done < cfg.training.epochs:

@@ -144,6 +144,7 @@ CONFIG_ROWS: list[Row] = [
     ("validation size > train", lambda t: ["validation.size=4000"], "validation.size=4000"),
     ("batch size > train", lambda t: ["training.batch_size=100000"], "training.batch_size"),
     ("limit too small", lambda t: ["data.limit_train=5"], "data.limit_train=5"),
+    ("a path for the bundled digits", lambda t: [f"data.path={t}/x.npz"], "data.path="),
 ]
 
 DATA_ROWS: list[Row] = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,11 @@ def test_smoke_run_writes_every_file_of_the_contract(smoke_run):
         p.name for p in run_dir.rglob("*") if p.name.startswith((".metrics", ".model", ".history"))
     ]
     assert leftovers == [], "temporary files left behind"
+    umask = os.umask(0)
+    os.umask(umask)
     for name in CONTRACT:
+        mode = (run_dir / name).stat().st_mode & 0o777
+        assert mode == 0o666 & ~umask, f"{name} has mode {oct(mode)}"  # not mkstemp's 0600
         if name.endswith(".png"):
             with Image.open(run_dir / name) as image:
                 assert image.size[0] > 100 and image.size[1] > 100
