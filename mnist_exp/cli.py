@@ -21,6 +21,7 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from mnist_exp import errors, resume  # noqa: E402
 from mnist_exp.config import Config, register, to_settings  # noqa: E402
@@ -103,4 +104,6 @@ def fail(message: str, in_sweep: bool) -> float:
 
 
 def print_error(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: a message that quotes [brackets] (logger=[a,b], 'mnist-exp[tracking]') is text.
+    text = f"[bold red]error:[/] {escape(message)}"
+    Console(stderr=True).print(text, highlight=False, soft_wrap=True)

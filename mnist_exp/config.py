@@ -16,8 +16,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from mnist_exp import metrics
-from mnist_exp.errors import ConfigError
+from mnist_exp import help_text, metrics
+from mnist_exp.errors import ConfigError, MissingPackageError
 
 DATA_NAMES = ("mnist", "fashion_mnist", "mnist_5k")
 LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
@@ -246,6 +246,62 @@ class TrainingConfig:
 
 
 @dataclass
+class TensorBoardConfig:
+    """logger=tensorboard: Keras' TensorBoard callback, event files in the run directory."""
+
+    log_dir: str = "tensorboard"  # relative to the run directory
+    graph: bool = True  # the model's graph for the Graphs tab: written once, costs little
+    histogram_freq: int = 0  # weight histograms every N epochs; 0: none
+
+    def __post_init__(self) -> None:
+        _require_package("tensorboard", "logger=tensorboard", "tensorboard")
+        _require(
+            self.histogram_freq >= 0,
+            "logger.tensorboard.histogram_freq",
+            self.histogram_freq,
+            "an integer >= 0",
+        )
+
+
+@dataclass
+class MlflowConfig:
+    """logger=mlflow: each run (and each sweep job) is one MLflow run."""
+
+    # A local sqlite store (relative paths from the directory mnist-exp runs in), or a server.
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"
+    experiment: str = "mnist-exp"
+    run_name: Optional[str] = None  # null: the run's overrides, else its directory's name
+    # Where new experiments keep artifacts; null: beside a sqlite store (mlartifacts/),
+    # else the tracking server's default.
+    artifact_location: Optional[str] = None
+    log_artifacts: bool = True  # plots/, metrics.json, history.csv, the .hydra/ configs
+    log_model: bool = True  # model.keras (and model.h5): a few MB a run
+
+    def __post_init__(self) -> None:
+        _require_package("mlflow", "logger=mlflow", "mlflow-skinny")
+        _require(bool(self.experiment), "logger.mlflow.experiment", self.experiment, "a name")
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment trackers beside the run directory's own CSV/JSON files; null: off."""
+
+    tensorboard: Optional[TensorBoardConfig] = None
+    mlflow: Optional[MlflowConfig] = None
+
+
+def _require_package(module: str, option: str, package: str) -> None:
+    """An optional tracker chosen without its package: say what to install."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingPackageError(
+            f"{option} needs the {module} package, which is not installed: "
+            f"pip install 'mnist-exp[tracking]' (or pip install {package})"
+        )
+
+
+@dataclass
 class SaveConfig:
     keras: bool = True  # model.keras, the format that is reloaded and checked
     h5: bool = False  # legacy HDF5 copy beside it
@@ -270,6 +326,7 @@ class Config:
     validation: ValidationConfig = MISSING
     training: TrainingConfig = field(default_factory=TrainingConfig)
     save: SaveConfig = field(default_factory=SaveConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # logger=tensorboard|mlflow
     # What the Hydra task returns to a sweeper; val/accuracy is the best epoch's.
     optimized_metric: str = "val/accuracy"
     # A run directory to continue from its last checkpoint (set by `resume=PATH`).

@@ -16,6 +16,12 @@ class ConfigError(UserError, ValueError):
     reason = "config_error"
 
 
+class MissingPackageError(ConfigError):
+    """An optional feature (logger=mlflow, logger=tensorboard) whose package is missing."""
+
+    reason = "missing_package"
+
+
 class DataError(UserError):
     """A data source that cannot be read or does not look like MNIST."""
 
@@ -77,6 +83,12 @@ def one_line(exc: BaseException) -> str:
         return f"{first}; available: {', '.join(options)}" if options else first
     if isinstance(exc, OverrideParseException):
         return f"cannot parse the override {exc.override!r}: {str(exc).splitlines()[0]}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith("raised while composing config:"):
+        # A bad key in a config file (say one from --config-dir): "In 'model/wide': ..."
+        # names the file on line 1 and the error on line 2.
+        where = lines[0].split(":", 1)[0].removeprefix("In ")
+        return f"{where}: {lines[1]}"
     cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else exc
     if isinstance(cause, OmegaConfBaseException):
         key = getattr(cause, "full_key", None)
