@@ -71,6 +71,8 @@ def one_line(exc: BaseException) -> str:
 
     if isinstance(exc, UserError):
         return str(exc)
+    if hint := missing_launcher(str(exc)):
+        return hint
     if isinstance(exc, MissingConfigException):
         lines = str(exc).splitlines()
         first = lines[0].removeprefix("In 'config': ")
@@ -102,3 +104,20 @@ def one_line(exc: BaseException) -> str:
         return f"cannot write or read {exc.filename}: {exc.strerror}"
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def missing_launcher(message: str) -> str | None:
+    """The line for a hydra/launcher option whose plugin is not installed (its config is
+    then missing), e.g. "Could not find 'hydra/launcher/submitit_local'"."""
+    import re
+
+    pattern = r"Could not (?:find|load) 'hydra/launcher/(submitit_local|submitit_slurm)'"
+    found = re.search(pattern, message)
+    if found is None:
+        return None
+    chosen = re.match(r"In 'hydra/launcher/(\w+)'", message)  # a preset on it: slurm
+    name = chosen.group(1) if chosen else found.group(1)
+    return (
+        f"hydra/launcher={name} needs the hydra-submitit-launcher package, which is not "
+        "installed: pip install 'mnist-exp[cluster]' (or pip install hydra-submitit-launcher)"
+    )
