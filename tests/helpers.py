@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +41,36 @@ def run_cli(tmp_path: Path, *overrides: str, timeout: float = 300) -> subprocess
         text=True,
         timeout=timeout,
     )
+
+
+def checkpointed_epoch(run_dir: Path) -> int:
+    """The last completed epoch that run_dir/checkpoints holds (0: none yet)."""
+    try:
+        return json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def start_and_signal(tmp_path: Path, overrides: list[str], sig: signal.Signals) -> tuple[Path, int]:
+    """Start `mnist-exp OVERRIDES`, send `sig` once epoch 1 is checkpointed.
+
+    Returns the run directory and the exit code.
+    """
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp", *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while checkpointed_epoch(run_dir) < 1:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.02)
+    process.send_signal(sig)
+    code = process.wait(timeout=120)
+    process.stderr.close()
+    return run_dir, code

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import cli_env, run_cli
+from tests.helpers import checkpointed_epoch, run_cli, start_and_signal
 
 # Small batches make each epoch last long enough (~1 s) to be interrupted inside.
 ARGS = ["+experiment=smoke", "training.epochs=4", "training.batch_size=16"]
@@ -26,35 +23,6 @@ def reference(tmp_path_factory) -> Path:
     result = run_cli(tmp, *ARGS, "training.progress=false")
     assert result.returncode == 0, result.stderr
     return tmp / "run"
-
-
-def checkpointed_epoch(run_dir: Path) -> int:
-    try:
-        return json.loads((run_dir / "checkpoints" / "state.json").read_text())["epoch"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
-def start_and_signal(tmp_path: Path, sig: signal.Signals) -> tuple[Path, int]:
-    """Start a run, send `sig` once epoch 1 is checkpointed; return (run dir, exit code)."""
-    run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp", *ARGS, f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while checkpointed_epoch(run_dir) < 1:
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "no checkpoint within 120 s"
-        time.sleep(0.02)
-    process.send_signal(sig)
-    code = process.wait(timeout=120)
-    process.stderr.close()
-    return run_dir, code
 
 
 def assert_no_partial_files(run_dir: Path) -> None:
@@ -86,7 +54,7 @@ def assert_resumes_to_reference(tmp_path: Path, run_dir: Path, reference: Path) 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_stops_cleanly_and_resume_finishes_the_run(tmp_path, reference, sig, code):
-    run_dir, exit_code = start_and_signal(tmp_path, sig)
+    run_dir, exit_code = start_and_signal(tmp_path, ARGS, sig)
     assert exit_code == code
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["reason"] == sig.name
@@ -103,7 +71,7 @@ def test_signal_stops_cleanly_and_resume_finishes_the_run(tmp_path, reference, s
 
 @pytest.mark.slow
 def test_kill_9_leaves_the_last_checkpoint_and_resume_finishes(tmp_path, reference):
-    run_dir, exit_code = start_and_signal(tmp_path, signal.SIGKILL)
+    run_dir, exit_code = start_and_signal(tmp_path, ARGS, signal.SIGKILL)
     assert exit_code == -signal.SIGKILL
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "running"
     epoch = checkpointed_epoch(run_dir)

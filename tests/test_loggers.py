@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +12,7 @@ import pytest
 from mnist_exp import loggers
 from mnist_exp.config import MlflowConfig, TensorBoardConfig
 from mnist_exp.errors import ConfigError, MissingPackageError
-from tests.helpers import cli_env, run_cli
+from tests.helpers import run_cli, start_and_signal
 
 EPOCHS = 3
 # Keras' TensorBoard callback: run folder and tag for each history.csv column.
@@ -158,26 +155,11 @@ def test_loggers_do_not_change_training(tracked_run, tmp_path):
 @pytest.mark.slow
 def test_interrupted_mlflow_run_is_killed_then_resumed_into_the_same_run(tmp_path):
     """Ctrl-C marks the MLflow run KILLED; resume= reopens it and completes its history."""
-    run_dir = tmp_path / "run"
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     args = ["+experiment=smoke", "training.epochs=4", "training.batch_size=16", "logger=mlflow"]
     args.append(f"logger.mlflow.tracking_uri={uri}")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp", *args, f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoints" / "state.json").exists():
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "no checkpoint within 120 s"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=120) == 130
-    process.stderr.close()
+    run_dir, code = start_and_signal(tmp_path, args, signal.SIGINT)
+    assert code == 130
 
     client = mlflow_client(tmp_path / "store" / "mlflow.db")
     killed = only_run(client)
