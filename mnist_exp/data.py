@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from mnist_exp import sources
 from mnist_exp.config import DataConfig, ValidationConfig
@@ -131,9 +130,22 @@ def check_arrays(images: np.ndarray, labels: np.ndarray, part: str, source: str)
 
 
 def prepare(images: np.ndarray) -> np.ndarray:
-    """Flatten 28x28 to 784 and scale 0-255 to 0-1, as float32."""
+    """Flatten 28x28 to 784 and scale 0-255 to 0-1, as float32.
+
+    The array starts on a 64-byte boundary, so that TensorFlow can train from this
+    memory instead of a copy of it (speed.as_tensor): 188 MB less for full MNIST.
+    """
     flat = images.reshape(len(images), -1)
-    return np.multiply(flat, np.float32(1.0 / 255.0), dtype=np.float32)
+    out = aligned_empty(flat.shape, np.float32)
+    return np.multiply(flat, np.float32(1.0 / 255.0), out=out, dtype=np.float32)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype, alignment: int = 64) -> np.ndarray:
+    """np.empty, but starting on an `alignment`-byte boundary (Eigen's, TensorFlow's)."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buffer = np.empty(size + alignment, dtype=np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start : start + size].view(dtype).reshape(shape)
 
 
 def _split(x, y, size: float, seed: int, key: str):
@@ -147,7 +159,7 @@ def _split(x, y, size: float, seed: int, key: str):
             f"at least one per class"
         )
     try:
-        return train_test_split(x, y, test_size=count, stratify=y, random_state=seed)
+        return _train_test_split(x, y, test_size=count, stratify=y, random_state=seed)
     except ValueError as exc:  # a class too rare to appear on both sides
         raise DataError(f"{key}={size!r}: cannot split stratified ({exc})") from exc
 
@@ -162,8 +174,15 @@ def _subsample(x, y, limit: int, seed: int, key: str):
             f"{key}={limit} drops only {len(y) - limit} of {len(y)} examples; "
             f"drop at least {N_CLASSES} or set it to null to keep all"
         )
-    x_kept, _, y_kept, _ = train_test_split(x, y, train_size=limit, stratify=y, random_state=seed)
+    x_kept, _, y_kept, _ = _train_test_split(x, y, train_size=limit, stratify=y, random_state=seed)
     return x_kept, y_kept
+
+
+def _train_test_split(*arrays, **options):
+    """scikit-learn's, imported only when a split is made: the import takes a second."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(*arrays, **options)
 
 
 def _checksum(*arrays: np.ndarray) -> str:
