@@ -38,7 +38,9 @@ def build_optimizer(
     return OPTIMIZERS[cfg.name](**kwargs)
 
 
-def build_loss(cfg: LossConfig) -> keras.losses.Loss:
-    if cfg.one_hot:
+def build_loss(cfg: LossConfig, one_hot: bool | None = None) -> keras.losses.Loss:
+    """The configured loss, for labels encoded as `one_hot` says (default: as the loss
+    names them). Categorical cross-entropy on class ids is its sparse form: same values."""
+    if cfg.one_hot if one_hot is None else one_hot:
         return keras.losses.CategoricalCrossentropy()
     return keras.losses.SparseCategoricalCrossentropy()

@@ -41,14 +41,15 @@ class EpochRecorder(keras.callbacks.Callback):
 class RichProgress(keras.callbacks.Callback):
     """Epoch, step, loss, accuracy and rate, refreshed by rich's own thread.
 
-    Batch hooks are dispatched by Keras off the training thread (async_safe),
-    and the display reads the logs at most every `interval` seconds, so the
-    training loop does no per-step work for it.
+    Keras calls the batch hook once per training.steps_per_execution steps (on
+    the training thread with TensorFlow, whose backend Keras does not treat as
+    thread-safe; off it, async_safe, with JAX), and the display reads the logs
+    and redraws at most every `interval` seconds: a few cheap calls an epoch.
     """
 
     async_safe = True
 
-    def __init__(self, console: Console, batch_size: int, interval: float = 0.25) -> None:
+    def __init__(self, console: Console, batch_size: int, interval: float = 0.5) -> None:
         super().__init__()
         self.console = console
         self.batch_size = batch_size
@@ -62,14 +63,18 @@ class RichProgress(keras.callbacks.Callback):
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            # Drawn when it changes, at most every `interval`, between steps: rich's own
+            # refresh thread would redraw 10 times a second on a core that training uses.
+            auto_refresh=False,
         )
         self._task = None
         self._epoch_started = 0.0
         self._last = 0.0
+        self._steps = 0
 
     def on_train_begin(self, logs=None):
         self.progress.start()
-        steps = self.params.get("steps") or 0
+        self._steps = steps = self.params.get("steps") or 0
         self._epochs = self.params.get("epochs") or 0
         self._task = self.progress.add_task(
             "fit", total=steps, epoch="", loss=float("nan"), accuracy=float("nan"), rate=0.0
@@ -78,6 +83,7 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = self._last = time.perf_counter()
         self.progress.update(self._task, completed=0, epoch=f"{epoch + 1}/{self._epochs}")
+        self.progress.refresh()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
@@ -85,14 +91,18 @@ class RichProgress(keras.callbacks.Callback):
             return
         self._last = now
         logs = logs or {}
-        rate = (batch + 1) * self.batch_size / max(now - self._epoch_started, 1e-9)
+        # With steps_per_execution, Keras reports a block's last step number even
+        # where the epoch ends inside the block.
+        done = min(batch + 1, self._steps) if self._steps else batch + 1
+        rate = done * self.batch_size / max(now - self._epoch_started, 1e-9)
         self.progress.update(
             self._task,
-            completed=batch + 1,
+            completed=done,
             loss=float(logs.get("loss", float("nan"))),
             accuracy=float(logs.get("accuracy", float("nan"))),
             rate=rate,
         )
+        self.progress.refresh()
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = from_keras(logs or {})

@@ -1,0 +1,198 @@
+"""The speed options of training.*: how the labels are encoded, steps per call, XLA.
+
+None of them changes the data order or the model's results beyond float rounding;
+benchmarks/ measures what each one brings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+
+from mnist_exp.config import LossConfig, TrainingConfig
+
+log = logging.getLogger(__name__)
+
+
+def one_hot_labels(loss: LossConfig, training: TrainingConfig) -> bool:
+    """One-hot rows only where they are asked for.
+
+    Categorical cross-entropy on one-hot rows is sparse categorical cross-entropy on
+    class ids: the same loss, the same gradients, and "accuracy" the same metric.
+    With training.sparse_labels the model trains on class ids, without an (n, 10)
+    float matrix to gather per batch.
+    """
+    return loss.one_hot and not training.sparse_labels
+
+
+# Measured on 784-512-10 (benchmarks/results/): compiling the train step costs about
+# 2 s, and XLA's step is 1-2 ms faster than the graph's (2.5-3.1 s vs 1.7-2.2 s per
+# MNIST epoch on 2 cores). It pays from about 1,500 steps: the tutorial runs 2,345.
+XLA_MIN_STEPS = 2_000
+
+
+def use_xla(training: TrainingConfig, train_steps: int) -> bool:
+    """training.jit_compile, or for null (automatic) whether the run is long enough.
+
+    train_steps counts the whole run's steps, all epochs: a resumed run decides as
+    the run it continues did, and so computes with the same kernels."""
+    if training.jit_compile is not None:
+        return training.jit_compile
+    # As Keras' own "auto": no XLA under a tf.distribute strategy (it is not tested here).
+    return training.strategy == "default" and train_steps >= XLA_MIN_STEPS
+
+
+def steps_per_execution(training: TrainingConfig) -> int:
+    """training.steps_per_execution, but 1 under a tf.distribute strategy: Keras'
+    multi-step loop fails with MirroredStrategy (a placeholder left unfed)."""
+    if training.strategy != "default" and training.steps_per_execution > 1:
+        log.info("steps_per_execution=1 with training.strategy=%s", training.strategy)
+        return 1
+    return training.steps_per_execution
+
+
+def apply(model, training: TrainingConfig, train_steps: int) -> None:
+    """Set steps per execution and XLA on a compiled (or freshly loaded) model.
+
+    XLA compiles the full-batch train step only: that is where nearly all of fit's
+    time goes. Each batch shape costs a compilation, so the epoch's last, partial
+    batch, evaluation and prediction (a few dozen batches) run as TensorFlow graphs.
+
+    Keras refuses jit_compile while TensorFlow's op determinism is on, because some
+    GPU kernels have no deterministic XLA version. XLA's CPU kernels are deterministic
+    (the same seed gives the same history: tests/test_speed_options.py), so on a
+    machine without GPUs XLA is used as configured; with GPUs Keras' rule stands.
+    """
+    import tensorflow as tf
+
+    jit = use_xla(training, train_steps)
+    if jit and training.deterministic and tf.config.list_logical_devices("GPU"):
+        log.info("jit_compile is off: Keras does not combine XLA with op determinism on GPUs")
+        jit = False
+    model.steps_per_execution = steps_per_execution(training)
+    model._jit_compile = False  # Keras' own switch: it would compile every function
+    model.train_function = model.test_function = model.predict_function = None
+    if jit:
+        model.train_step = full_batches_compiled(model.train_step, training.batch_size)
+
+
+def full_batches_compiled(train_step, batch_size: int):
+    """train_step, XLA-compiled for batches of batch_size, as it was for any other."""
+    import tensorflow as tf
+
+    compiled = tf.function(train_step, jit_compile=True)
+
+    def step(data):
+        size = tf.shape(tf.nest.flatten(data)[0])[0]
+        return tf.cond(tf.equal(size, batch_size), lambda: compiled(data), lambda: train_step(data))
+
+    return step
+
+
+def as_tensor(array):
+    """A TensorFlow tensor over the same memory as `array`, where that is safe.
+
+    Keras copies NumPy inputs into TensorFlow tensors at the start of fit, evaluate
+    and predict (twice the size of the training set at the peak). DLPack hands
+    TensorFlow the array's memory instead; TensorFlow requires 64-byte aligned
+    buffers (data.prepare allocates them so), so anything else is returned as is,
+    for Keras to copy.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    if not isinstance(array, np.ndarray) or array.dtype != np.float32:
+        return array
+    if array.ctypes.data % 64 or not array.flags.c_contiguous or not array.flags.writeable:
+        return array
+    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+
+
+# Optional extras Keras imports when they are installed (each import is guarded):
+# scikit-learn for its sklearn wrappers (1.5 s), pyplot for an image gallery (0.6 s).
+# mnist-exp uses neither through Keras; data.py imports scikit-learn itself when it
+# splits, and plots.py draws with matplotlib's Figure, without pyplot.
+KERAS_EXTRAS = ("sklearn", "matplotlib.pyplot")
+
+
+class _Refuse:
+    """An import finder that reports the named modules as not installed, to the
+    thread that installed it only: other threads import them as usual."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() != self.thread:
+            return None
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+_importing: threading.Thread | None = None
+
+
+def start_keras_import() -> None:
+    """Begin importing Keras and TensorFlow (~4 s) on a background thread.
+
+    Called once a run's config is valid, so that the import overlaps loading and
+    splitting the data; import_keras() waits for it. Its failures are left for
+    import_keras() to raise again, on the main thread.
+    """
+    global _importing
+    if "keras" in sys.modules or _importing is not None:
+        return
+    _importing = threading.Thread(target=_import_quietly, name="import-keras", daemon=True)
+    _importing.start()
+
+
+def _import_quietly() -> None:
+    try:
+        import_keras()
+    except BaseException:  # noqa: BLE001 - import_keras() on the main thread reports it
+        pass
+
+
+def import_keras() -> None:
+    """Import Keras (and TensorFlow) without the extras it would load but mnist-exp
+    never uses through it; later imports of those modules work as usual."""
+    if _importing is not None and _importing is not threading.current_thread():
+        _importing.join()
+    if "keras" in sys.modules:
+        return
+    refuse = _Refuse([name for name in KERAS_EXTRAS if name not in sys.modules])
+    sys.meta_path.insert(0, refuse)
+    try:
+        import keras  # noqa: F401
+    finally:
+        sys.meta_path.remove(refuse)
+
+
+def exit_without_teardown(code: int | str | None = 0) -> None:
+    """End the process with `code`, as sys.exit would, once its work is written.
+
+    Python's exit hooks run as usual (logging's flush, a sweep's summary, trackers);
+    what is skipped, where TensorFlow is loaded (or loading), is the interpreter's
+    final teardown: TensorFlow's C++ runtime takes about two seconds to unload and
+    writes nothing a run needs, and a half-finished import cannot be torn down.
+    Without TensorFlow (--help, --cfg job, config errors) it is sys.exit.
+    """
+    if "tensorflow" not in sys.modules and _importing is None:
+        sys.exit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

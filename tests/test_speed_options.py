@@ -1,0 +1,133 @@
+"""The speed options (training.steps_per_execution, jit_compile, sparse_labels) change
+how fast a run trains, not what it learns. Timings live in benchmarks/, not here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist_exp import speed
+from mnist_exp.config import LossConfig, TrainingConfig
+from mnist_exp.data import aligned_empty, prepare
+from tests.helpers import run_cli
+
+VALUES = ["train/loss", "train/accuracy", "val/loss", "val/accuracy"]
+SMOKE = ["+experiment=smoke", "training.epochs=2", "training.progress=false"]
+KERAS_DEFAULTS = [
+    "training.steps_per_execution=1",
+    "training.jit_compile=false",
+    "training.sparse_labels=false",
+]
+
+
+def run(tmp_path, name: str, *overrides: str) -> tuple[pd.DataFrame, dict]:
+    folder = tmp_path / name
+    folder.mkdir()
+    result = run_cli(folder, *SMOKE, *overrides)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((folder / "run" / "metrics.json").read_text())
+    return pd.read_csv(folder / "run" / "history.csv"), metrics
+
+
+def test_defaults_and_their_reasons():
+    training = TrainingConfig()
+    assert training.steps_per_execution == 32
+    assert training.jit_compile is None  # automatic
+    assert training.sparse_labels is True
+
+
+@pytest.mark.parametrize(
+    ("jit_compile", "strategy", "steps", "expected"),
+    [
+        (None, "default", speed.XLA_MIN_STEPS, True),  # long enough to pay for compiling
+        (None, "default", speed.XLA_MIN_STEPS - 1, False),  # a smoke run: not worth it
+        (None, "mirrored", 10 * speed.XLA_MIN_STEPS, False),  # as Keras' "auto"
+        (True, "default", 1, True),
+        (False, "default", 10 * speed.XLA_MIN_STEPS, False),
+    ],
+)
+def test_when_xla_is_used(jit_compile, strategy, steps, expected):
+    training = TrainingConfig(jit_compile=jit_compile, strategy=strategy)
+    assert speed.use_xla(training, steps) is expected
+
+
+def test_one_step_per_call_under_a_distribute_strategy():
+    assert speed.steps_per_execution(TrainingConfig()) == 32
+    assert speed.steps_per_execution(TrainingConfig(strategy="mirrored")) == 1
+
+
+def test_categorical_loss_trains_on_class_ids_unless_asked_for_one_hot():
+    categorical = LossConfig(name="categorical_crossentropy")
+    sparse = LossConfig(name="sparse_categorical_crossentropy")
+    assert speed.one_hot_labels(categorical, TrainingConfig()) is False
+    assert speed.one_hot_labels(categorical, TrainingConfig(sparse_labels=False)) is True
+    assert speed.one_hot_labels(sparse, TrainingConfig(sparse_labels=False)) is False
+
+
+def test_bad_steps_per_execution_fails_naming_the_key(tmp_path):
+    result = run_cli(tmp_path, "+experiment=smoke", "training.steps_per_execution=0")
+    assert result.returncode == 2
+    assert "training.steps_per_execution=0" in result.stderr
+
+
+def test_prepared_images_are_aligned_and_handed_to_tensorflow_without_a_copy():
+    images = np.arange(5 * 28 * 28, dtype=np.uint8).reshape(5, 28, 28)
+    x = prepare(images)
+    assert x.ctypes.data % 64 == 0 and x.dtype == np.float32 and x.shape == (5, 784)
+    np.testing.assert_allclose(x, images.reshape(5, 784) / 255, rtol=1e-6)
+    tensor = speed.as_tensor(x)
+    x[0, 0] = 42.0  # the tensor shares the array's memory
+    assert float(tensor[0, 0]) == 42.0
+    assert tensor.shape == (5, 784)
+
+
+def test_arrays_tensorflow_cannot_share_are_left_for_keras_to_copy():
+    unaligned = aligned_empty((4 * 784 + 1,), np.float32)[1:].reshape(4, 784)
+    assert unaligned.ctypes.data % 64 != 0
+    assert speed.as_tensor(unaligned) is unaligned
+    ids = np.arange(4)
+    assert speed.as_tensor(ids) is ids
+
+
+def test_speed_options_learn_what_keras_defaults_learn(tmp_path):
+    fast, fast_metrics = run(tmp_path, "default")
+    plain, plain_metrics = run(tmp_path, "keras_defaults", *KERAS_DEFAULTS)
+    xla, xla_metrics = run(tmp_path, "xla", "training.jit_compile=true")
+    # Same data order, same arithmetic up to float rounding (sparse vs one-hot loss, XLA's
+    # fused kernels): the same history, the same test predictions, near enough.
+    pd.testing.assert_frame_equal(fast[VALUES], plain[VALUES], atol=1e-5)
+    pd.testing.assert_frame_equal(xla[VALUES], plain[VALUES], atol=1e-4)
+    for metrics in (fast_metrics, xla_metrics):
+        assert abs(metrics["test/correct"] - plain_metrics["test/correct"]) <= 2
+        assert metrics["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_xla_runs_are_deterministic(tmp_path):
+    first, a = run(tmp_path, "first", "training.jit_compile=true")
+    second, b = run(tmp_path, "second", "training.jit_compile=true")
+    pd.testing.assert_frame_equal(first[VALUES], second[VALUES], atol=0, rtol=0)
+    assert a["test/correct"] == b["test/correct"]
+
+
+def test_importing_on_a_thread_leaves_other_threads_their_modules():
+    # The background import refuses Keras' optional extras to itself only: the main
+    # thread, loading data meanwhile, must still import scikit-learn for its splits.
+    import sys
+    import threading
+
+    refuse = speed._Refuse(["json"])
+    sys.meta_path.insert(0, refuse)
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            refuse.find_spec("json.decoder")
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(refuse.find_spec("json.decoder")))
+        other.start()
+        other.join()
+        assert seen == [None]  # not refused: Python's own finders go on to find it
+    finally:
+        sys.meta_path.remove(refuse)
