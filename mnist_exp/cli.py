@@ -1,7 +1,7 @@
 """The `mnist-exp` command: a thin Hydra entry around train.run.
 
-TensorFlow is imported only once a run really starts, so `--help`, `--cfg job`
-and config errors answer at once.
+TensorFlow is imported only once a run really starts (on a thread, while the data
+loads), so `--help`, `--cfg job` and config errors answer at once.
 """
 
 from __future__ import annotations
@@ -26,8 +26,15 @@ from rich.markup import escape  # noqa: E402
 from mnist_exp import errors, resume  # noqa: E402
 from mnist_exp.config import Config, register, to_settings  # noqa: E402
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError  # noqa: E402
+from mnist_exp.help_text import speed_up_hydra_help  # noqa: E402
+from mnist_exp.speed import (  # noqa: E402
+    exit_without_teardown,
+    import_keras,
+    start_keras_import,
+)
 
 register()
+speed_up_hydra_help()  # --help lists the groups in ms, not seconds (help_text.py)
 log = logging.getLogger("mnist_exp")
 # The user asked for stack traces instead of one-line errors.
 DEBUG = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -39,6 +46,7 @@ def main() -> None:
     Set HYDRA_FULL_ERROR=1 to see Hydra's own report with its stack trace.
     """
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the line is printed here
+    code: int | str | None = 0
     try:
         sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
         app()
@@ -46,7 +54,10 @@ def main() -> None:
         if DEBUG:
             raise
         print_error(errors.one_line(exc))
-        sys.exit(2)
+        code = 2
+    except SystemExit as exc:
+        code = exc.code
+    exit_without_teardown(code)  # everything is written: skip TensorFlow's C++ teardown
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mnist_exp.conf", config_name="config")
@@ -58,14 +69,16 @@ def app(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         settings = to_settings(cfg)
-        dataset = load_data(settings)  # bad data fails here, before TensorFlow loads
+        start_keras_import()  # on a thread, while the data loads
+        dataset = load_data(settings)  # bad data fails here, before training starts
     except (ConfigError, DataError) as exc:
         from mnist_exp.artifacts import record_status
 
         record_status(run_dir, "failed", reason=exc.reason, message=str(exc))
         return fail(str(exc), in_sweep)
     try:
-        from mnist_exp.train import run  # TensorFlow is imported from here on
+        import_keras()  # TensorFlow is imported from here on
+        from mnist_exp.train import run
 
         metrics = run(settings, run_dir, Console(), dataset, resume=settings.resume is not None)
     except RunInterrupted as exc:

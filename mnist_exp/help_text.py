@@ -20,13 +20,62 @@ def config_groups() -> str:
     if hydra is None:
         return "(run mnist-exp --help to list the config groups)"
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
-    groups = [g for g in hydra.list_all_config_groups() if g.split("/", 1)[0] not in HIDDEN]
+    options = group_options(hydra)
     lines = {
-        group: f"{group}: {', '.join(sorted(hydra.config_loader.get_group_options(group)))}"
-        for group in sorted(groups)
+        group: f"{group}: {', '.join(sorted(names))}"
+        for group, names in sorted(options.items())
+        if group.split("/", 1)[0] not in HIDDEN
     }
     width = max(map(len, lines.values()), default=0) + 2
     return "\n".join(
         f"{line:<{width}}(chosen: {choices[group]})" if choices.get(group) else line
         for group, line in lines.items()
     )
+
+
+def group_options(hydra) -> dict[str, list[str]]:
+    """Every config group that has options, with its options, as Hydra lists them.
+
+    Read from one copy of Hydra's config repository. Hydra's own
+    list_all_config_groups / get_group_options deep-copy the whole repository, the
+    plugins' schemas included, on every call (tens of ms each): the ~70 calls of a
+    listing cost seconds, and this resolver runs whenever a config is composed.
+    """
+    from hydra.core.object_type import ObjectType
+
+    loader = hydra.config_loader
+    try:  # what each get_group_options call does, once (hydra-core 1.3)
+        _, repo = loader._parse_overrides_and_create_caching_repo(None, [])
+    except AttributeError:  # another Hydra: its public, slower way
+        return {g: loader.get_group_options(g) for g in hydra.list_all_config_groups()}
+    found: dict[str, list[str]] = {}
+
+    def walk(parent: str) -> None:
+        for child in repo.get_group_options(parent, ObjectType.GROUP):
+            group = f"{parent}/{child}" if parent else child
+            names = repo.get_group_options(group, ObjectType.CONFIG)
+            if names:
+                found[group] = names
+            walk(group)
+
+    walk("")
+    return found
+
+
+def format_config_groups(self, predicate, compact: bool = True) -> str:
+    """Hydra.format_config_groups (for $APP_CONFIG_GROUPS, $HYDRA_CONFIG_GROUPS), with
+    the same output, from group_options: Hydra's own takes seconds (see above), and
+    it runs for every --help and --hydra-help even where the template does not use it."""
+    lines = []
+    for group, names in sorted(group_options(self).items()):
+        if predicate(group):
+            names = sorted(names)
+            items = ", ".join(names) if compact else "\n".join("  " + n for n in names)
+            lines.append(f"{group}: {items}" if compact else f"{group}:\n{items}")
+    return "".join(line + "\n" for line in lines)
+
+
+def speed_up_hydra_help() -> None:
+    from hydra._internal.hydra import Hydra
+
+    Hydra.format_config_groups = format_config_groups
