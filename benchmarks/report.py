@@ -1,0 +1,274 @@
+"""The benchmark's report: a Markdown file, and the same tables printed with rich."""
+
+from __future__ import annotations
+
+import statistics
+
+from rich.console import Console
+from rich.table import Table
+
+TARGET_RATIO_RAW = 2.0  # mnist-exp's fit throughput over the raw script's
+TARGET_RATIO_TORCH = 1.0  # ... over the PyTorch loop's
+TARGET_ACCURACY_POINTS = 0.5  # test accuracy within this many points of the raw script
+TARGET_OVERHEAD_SECONDS = 6.0  # end-to-end wall time minus fit time
+TARGET_HELP_SECONDS = 1.0
+TARGET_PROGRESS_SHARE = 0.02  # the rich progress display, as a share of fit time
+
+PROFILE_PARTS = {
+    "matmul": "the two big matrix products (layer 1 forward, its weight gradient), XLA",
+    "step_xla": "the whole train step (forward, loss, gradients, RMSprop, metrics), XLA",
+    "step_graph": "the same step as plain TensorFlow graph ops (Keras' CPU default)",
+    "pipeline": "Keras' input pipeline alone: shuffled batches gathered by tf.data",
+    "fit_keras_defaults": "fit, one epoch, Keras' defaults (1 step per call, no XLA)",
+    "fit_mnist_exp": "fit, one epoch, mnist-exp's defaults",
+    "fit_mnist_exp_progress": "the same with the rich progress display, live",
+}
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarize(system: dict) -> dict:
+    runs = system["runs"]
+
+    def pick(key):
+        return [run[key] for run in runs]
+
+    fits = pick("fit_seconds")
+    overheads = [run["wall_seconds"] - run["fit_seconds"] for run in runs]
+    return {
+        "label": system["label"],
+        "fit": median(fits),
+        "fit_min": min(fits),
+        "fit_max": max(fits),
+        "rate": median(pick("samples_per_second")),
+        "accuracy": median(pick("test_accuracy")),
+        "wall": median(pick("wall_seconds")),
+        "overhead": median(overheads),
+        "rss": median(pick("peak_rss_mb")),
+        "others": median(pick("others_busy")),
+    }
+
+
+def rows(results: dict) -> dict[str, dict]:
+    table = {key: summarize(system) for key, system in results["systems"].items()}
+    raw, torch = table["raw"], table.get("torch")
+    for row in table.values():
+        row["x_raw"] = row["rate"] / raw["rate"]
+        row["x_torch"] = row["rate"] / torch["rate"] if torch else None
+    return table
+
+
+def targets(results: dict, table: dict[str, dict]) -> list[tuple[str, str, bool | None]]:
+    ours, raw, torch = table["mnist_exp"], table["raw"], table.get("torch")
+    found = [
+        (
+            f"fit throughput >= {TARGET_RATIO_RAW:.1f}x the raw Keras script",
+            f"{ours['x_raw']:.2f}x ({ours['rate']:,.0f} vs {raw['rate']:,.0f} samples/s)",
+            ours["x_raw"] >= TARGET_RATIO_RAW,
+        ),
+        (
+            f"fit throughput >= {TARGET_RATIO_TORCH:.1f}x the PyTorch loop",
+            f"{ours['x_torch']:.2f}x ({ours['rate']:,.0f} vs {torch['rate']:,.0f} samples/s)"
+            if torch
+            else "PyTorch not installed",
+            ours["x_torch"] >= TARGET_RATIO_TORCH if torch else None,
+        ),
+        (
+            f"test accuracy within {TARGET_ACCURACY_POINTS} point of the raw script",
+            f"{ours['accuracy']:.2%} vs {raw['accuracy']:.2%}",
+            abs(ours["accuracy"] - raw["accuracy"]) * 100 <= TARGET_ACCURACY_POINTS,
+        ),
+        (
+            f"end-to-end wall time <= fit time + {TARGET_OVERHEAD_SECONDS:.0f} s",
+            f"{ours['wall']:.1f} s = fit {ours['fit']:.1f} s + {ours['overhead']:.1f} s",
+            ours["overhead"] <= TARGET_OVERHEAD_SECONDS,
+        ),
+        (
+            f"`mnist-exp --help` <= {TARGET_HELP_SECONDS:.1f} s",
+            f"{median(results['help_seconds']):.2f} s (median of {len(results['help_seconds'])})",
+            median(results["help_seconds"]) <= TARGET_HELP_SECONDS,
+        ),
+        (
+            "peak RSS <= the raw script's",
+            f"{ours['rss']:,.0f} MB vs {raw['rss']:,.0f} MB",
+            ours["rss"] <= raw["rss"],
+        ),
+    ]
+    profile = results.get("profile") or {}
+    parts = profile.get("ms_per_step", {})
+    if "fit_mnist_exp_progress" in parts:
+        shown, hidden = parts["fit_mnist_exp_progress"], parts["fit_mnist_exp"]
+        share = (shown["median"] - hidden["median"]) / hidden["median"]
+        best = (shown["min"] - hidden["min"]) / hidden["min"]
+        found.append(
+            (
+                f"rich progress display <= {TARGET_PROGRESS_SHARE:.0%} of fit time",
+                f"{share:+.1%} of an epoch's time (medians; {best:+.1%} between the minima), "
+                f"epochs with and without it round-robin in one process",
+                share <= TARGET_PROGRESS_SHARE,
+            )
+        )
+    return found
+
+
+def markdown(results: dict) -> str:
+    table = rows(results)
+    m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    has_torch = "torch" in table
+    lines = [
+        f"# mnist-exp speed: {m['cpu']}, {m['usable_cores']} cores",
+        "",
+        "Written by `make bench` (`python -m benchmarks.run`); see benchmarks/README.md.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| CPU | {m['cpu']} ({m['cpu_family_model']}, {m['cpu_mhz']} MHz, "
+        f"{m['cache']} cache, {m['simd']}) |",
+        f"| cores | {m['usable_cores']} usable of {m['logical_cpus']} logical |",
+        f"| memory | {m['memory_gib']} GiB |",
+        f"| OS | {m['os']}, kernel {m['kernel']} |",
+        f"| software | {versions} |",
+        f"| load average at start | {', '.join(map(str, m['load_average_at_start']))} |",
+        "",
+        "## Setup",
+        "",
+        f"- Data: {results['data']}.",
+        f"- Every system: 784-512-10, RMSprop (lr 1e-3, rho 0.9), {results['epochs']} epochs "
+        f"of batch {results['batch_size']} on all training images, the test set evaluated "
+        "after each epoch (the tutorial's validation), then a final evaluation; mnist-exp "
+        "runs `+experiment=tutorial` and writes its whole run directory (plots, model, "
+        "reload check).",
+        f"- {results['rounds']} rounds; in each, every system runs once in its own process, "
+        "in turn (each round starts with the next system). Figures are medians over "
+        "rounds, fit time with its range. Fit time is measured inside each program around "
+        "training (fit and its validation); wall time and peak RSS from outside, process "
+        "start to exit.",
+        "- `others` is the share of the machine's CPU that other processes used during "
+        "the runs (median): above a few percent, every figure is slower and noisier than "
+        "on an idle machine.",
+        "",
+        "## Results",
+        "",
+        "| system | fit s (range) | samples/s | x raw | "
+        + ("x PyTorch | " if has_torch else "")
+        + "test acc | wall s | wall - fit s | peak RSS MB | others |",
+        "| --- | ---: | ---: | ---: | "
+        + ("---: | " if has_torch else "")
+        + "---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in table.values():
+        torch_cell = f"{row['x_torch']:.2f} | " if has_torch else ""
+        lines.append(
+            f"| {row['label']} | {row['fit']:.2f} ({row['fit_min']:.2f}-{row['fit_max']:.2f}) "
+            f"| {row['rate']:,.0f} | {row['x_raw']:.2f} | {torch_cell}{row['accuracy']:.2%} "
+            f"| {row['wall']:.1f} | {row['overhead']:.1f} | {row['rss']:,.0f} "
+            f"| {row['others']:.0%} |"
+        )
+    lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
+    for name, figure, met in targets(results, table):
+        verdict = "n/a" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {name} | {figure} | {verdict} |")
+    lines += fixed_costs_section(results)
+    lines += profile_section(results.get("profile"))
+    lines += ["", f"Benchmark wall time: {results['bench_seconds'] / 60:.1f} min.", ""]
+    return "\n".join(lines)
+
+
+def fixed_costs_section(results: dict) -> list[str]:
+    """Where mnist-exp's time outside the steady epochs goes (medians over rounds)."""
+    runs = results["systems"]["mnist_exp"]["runs"]
+    if not runs or "first_epoch_extra" not in runs[0]:
+        return []
+    wall = median([r["wall_seconds"] for r in runs])
+    inner = median([r["inner_wall_seconds"] for r in runs])
+    fit = median([r["fit_seconds"] for r in runs])
+    first = median([r["first_epoch_extra"] for r in runs])
+    imported = median(results.get("import_tensorflow_seconds") or [])
+    return [
+        "",
+        "## mnist-exp's fixed costs (default path, medians)",
+        "",
+        "| part | seconds |",
+        "| --- | ---: |",
+        f"| start to exit (wall) | {wall:.2f} |",
+        f"| before the run starts: interpreter, Hydra, data, TensorFlow import | "
+        f"{wall - inner:.2f} |",
+        f"| of which `import tensorflow` alone, in a fresh process | {imported:.2f} |",
+        f"| fit | {fit:.2f} |",
+        f"| of which the first epoch's extra over later epochs (tracing Keras' train and "
+        f"test functions, compiling XLA) | {first:.2f} |",
+        f"| after fit: evaluate, save, reload, predict, plots, files | {inner - fit:.2f} |",
+    ]
+
+
+def profile_section(profile: dict | None) -> list[str]:
+    if not profile:
+        return []
+    ms = {name: part["min"] for name, part in profile["ms_per_step"].items()}
+    med = {name: part["median"] for name, part in profile["ms_per_step"].items()}
+    lines = [
+        "",
+        "## Where a step's time goes (TensorFlow)",
+        "",
+        f"Milliseconds per training step (batch 128), each part timed over {profile['steps']} "
+        f"steps, {profile['rounds']} rounds round-robin in one process, "
+        f"{profile['threads']} threads; min is the least disturbed figure. "
+        f"mnist-exp's defaults here: steps_per_execution={profile['steps_per_execution']}, "
+        f"jit_compile={profile['jit_compile']}.",
+        "",
+        "| part | ms/step (min) | median |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, text in PROFILE_PARTS.items():
+        if name in ms:
+            lines.append(f"| {text} | {ms[name]:.3f} | {med[name]:.3f} |")
+    keras_loop = ms["fit_keras_defaults"] - ms["step_graph"] - ms["pipeline"]
+    ours_loop = ms["fit_mnist_exp"] - ms["step_xla"] - ms["pipeline"]
+    shown = ms.get("fit_mnist_exp_progress")
+    lines += [
+        f"| Keras' loop around the step, its defaults (fit - step - pipeline) "
+        f"| {keras_loop:.3f} | |",
+        f"| the same with mnist-exp's defaults | {ours_loop:.3f} | |",
+    ]
+    if shown is not None:
+        share = (med["fit_mnist_exp_progress"] - med["fit_mnist_exp"]) / med["fit_mnist_exp"]
+        lines.append(f"| the progress display's share of fit time (medians) | {share:+.1%} | |")
+    return lines
+
+
+def print_rich(results: dict) -> None:
+    """The results and targets tables on the terminal (the Markdown file has it all)."""
+    table = rows(results)
+    has_torch = "torch" in table
+    console = Console()
+    out = Table(title=f"mnist-exp speed: {results['data']}", title_justify="left")
+    for name in ("system", "fit s", "samples/s", "x raw", *(["x PyTorch"] if has_torch else [])):
+        out.add_column(name, justify="left" if name == "system" else "right")
+    for name in ("test acc", "wall s", "wall - fit", "peak RSS MB", "others"):
+        out.add_column(name, justify="right")
+    for row in table.values():
+        out.add_row(
+            row["label"],
+            f"{row['fit']:.2f} ({row['fit_min']:.2f}-{row['fit_max']:.2f})",
+            f"{row['rate']:,.0f}",
+            f"{row['x_raw']:.2f}",
+            *([f"{row['x_torch']:.2f}"] if has_torch else []),
+            f"{row['accuracy']:.2%}",
+            f"{row['wall']:.1f}",
+            f"{row['overhead']:.1f}",
+            f"{row['rss']:,.0f}",
+            f"{row['others']:.0%}",
+        )
+    console.print(out)
+    checks = Table(title="targets", title_justify="left")
+    for name in ("target", "measured", "met"):
+        checks.add_column(name)
+    for name, figure, met in targets(results, table):
+        verdict = "n/a" if met is None else ("[green]yes" if met else "[red]no")
+        checks.add_row(name, figure, verdict)
+    console.print(checks)
