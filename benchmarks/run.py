@@ -96,7 +96,8 @@ def run_once(system: System, data: datasets.Choice, work: Path, index: int) -> d
         metrics = json.loads((out / "metrics.json").read_text())
         fit, accuracy = metrics["train/seconds"], metrics["test/accuracy"]
         samples = metrics["data"]["train"] * metrics["epochs"]
-        epochs = [float(line.rsplit(",", 1)[1]) for line in (out / "history.csv").open()][1:]
+        lines = (out / "history.csv").read_text().splitlines()[1:]  # after the header
+        epochs = [float(line.rsplit(",", 1)[1]) for line in lines]  # its last column
         shutil.rmtree(out, ignore_errors=True)
     return {
         # mnist-exp: the first epoch's extra time over the later ones' median (tracing
