@@ -35,7 +35,7 @@ test: install ## run every test, slow ones included
 test-fast: install ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: install ## time mnist-exp beside the raw Keras script and PyTorch (~15 min): benchmarks/results/
+bench: install ## time mnist-exp beside the raw Keras script and PyTorch (~10 min): benchmarks/results/
 	@$(BIN)/python -m pip install --quiet torch==2.13.0 \
 		|| echo "torch==2.13.0 not installed: the benchmark skips the PyTorch loop"
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
