@@ -33,14 +33,25 @@ def config_groups() -> str:
     )
 
 
+_listed: tuple[object, dict[str, list[str]]] | None = None  # (Hydra instance, listing)
+
+
 def group_options(hydra) -> dict[str, list[str]]:
     """Every config group that has options, with its options, as Hydra lists them.
 
-    Read from one copy of Hydra's config repository. Hydra's own
-    list_all_config_groups / get_group_options deep-copy the whole repository, the
-    plugins' schemas included, on every call (tens of ms each): the ~70 calls of a
-    listing cost seconds, and this resolver runs whenever a config is composed.
+    Read from one copy of Hydra's config repository, once per Hydra instance (a
+    --help asks four times). Hydra's own list_all_config_groups / get_group_options
+    deep-copy the whole repository, the plugins' schemas included, on every call
+    (tens of ms each): the ~70 calls of a listing cost seconds, and this resolver
+    runs whenever a config is composed.
     """
+    global _listed
+    if _listed is None or _listed[0] is not hydra:
+        _listed = (hydra, _list_group_options(hydra))
+    return _listed[1]
+
+
+def _list_group_options(hydra) -> dict[str, list[str]]:
     from hydra.core.object_type import ObjectType
 
     loader = hydra.config_loader
