@@ -24,6 +24,7 @@ LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 VALIDATION_SPLITS = ("holdout", "test")
 STRATEGIES = ("default", "mirrored")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+LOOPS = ("tensors", "keras")
 LR_SCALING = ("none", "linear")
 
 
@@ -205,11 +206,15 @@ class TrainingConfig:
     threads: Optional[int] = None
     # Same seed, same history: TensorFlow's deterministic ops (costs little on CPU).
     deterministic: bool = True
-    # Speed (benchmarks/README.md): none changes the data order or the results
-    # beyond float rounding. Train steps per call into TensorFlow: one call per step
+    # Speed (benchmarks/README.md). tensors: mnist_exp/loop.py trains on the data as
+    # in-memory tensors, a block of steps per call, each epoch's order from the seed
+    # and the epoch number; keras: Keras' model.fit and its tf.data pipeline (always
+    # under strategy=mirrored). The options below change neither the data order nor
+    # the results beyond float rounding. Train steps per call into TensorFlow: one call per step
     # spends about as long in Python and the runtime as in the step itself on a small
     # model; callbacks (progress, NaN and signal checks) then see every Nth step.
     # strategy=mirrored runs 1: Keras' multi-step loop fails under MirroredStrategy.
+    loop: str = "tensors"
     steps_per_execution: int = 32
     # XLA-compile the full-batch train step: a step 20-40% faster, but compiling
     # costs ~2 s. null: on for runs of 2,000+ steps (speed.XLA_MIN_STEPS), where it
@@ -235,6 +240,7 @@ class TrainingConfig:
         _require(
             self.strategy in STRATEGIES, "training.strategy", self.strategy, f"one of {STRATEGIES}"
         )
+        _require(self.loop in LOOPS, "training.loop", self.loop, f"one of {LOOPS}")
         _require(
             self.precision in PRECISIONS,
             "training.precision",

@@ -45,6 +45,32 @@ def use_xla(training: TrainingConfig, train_steps: int) -> bool:
     return training.strategy == "default" and train_steps >= XLA_MIN_STEPS
 
 
+def tensor_loop(training: TrainingConfig) -> bool:
+    """Whether mnist_exp/loop.py trains (training.loop=tensors), or Keras' fit: always
+    under a tf.distribute strategy, whose replicas the loop does not feed."""
+    if training.loop == "tensors" and training.strategy != "default":
+        log.info("training.loop=keras with training.strategy=%s", training.strategy)
+        return False
+    return training.loop == "tensors"
+
+
+def jit_compile(training: TrainingConfig, train_steps: int) -> bool:
+    """use_xla, less where Keras forbids it: with op determinism on GPUs.
+
+    Keras refuses jit_compile while TensorFlow's op determinism is on, because some
+    GPU kernels have no deterministic XLA version. XLA's CPU kernels are deterministic
+    (the same seed gives the same history: tests/test_speed_options.py), so on a
+    machine without GPUs XLA is used as configured; with GPUs Keras' rule stands.
+    """
+    import tensorflow as tf
+
+    jit = use_xla(training, train_steps)
+    if jit and training.deterministic and tf.config.list_logical_devices("GPU"):
+        log.info("jit_compile is off: Keras does not combine XLA with op determinism on GPUs")
+        return False
+    return jit
+
+
 def steps_per_execution(training: TrainingConfig) -> int:
     """training.steps_per_execution, but 1 under a tf.distribute strategy: Keras'
     multi-step loop fails with MirroredStrategy (a placeholder left unfed)."""
@@ -60,18 +86,9 @@ def apply(model, training: TrainingConfig, train_steps: int) -> None:
     XLA compiles the full-batch train step only: that is where nearly all of fit's
     time goes. Each batch shape costs a compilation, so the epoch's last, partial
     batch, evaluation and prediction (a few dozen batches) run as TensorFlow graphs.
-
-    Keras refuses jit_compile while TensorFlow's op determinism is on, because some
-    GPU kernels have no deterministic XLA version. XLA's CPU kernels are deterministic
-    (the same seed gives the same history: tests/test_speed_options.py), so on a
-    machine without GPUs XLA is used as configured; with GPUs Keras' rule stands.
+    (For training.loop=keras; loop.TensorLoop does the same for the tensors loop.)
     """
-    import tensorflow as tf
-
-    jit = use_xla(training, train_steps)
-    if jit and training.deterministic and tf.config.list_logical_devices("GPU"):
-        log.info("jit_compile is off: Keras does not combine XLA with op determinism on GPUs")
-        jit = False
+    jit = jit_compile(training, train_steps)
     model.steps_per_execution = steps_per_execution(training)
     model._jit_compile = False  # Keras' own switch: it would compile every function
     model.train_function = model.test_function = model.predict_function = None

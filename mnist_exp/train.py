@@ -36,6 +36,7 @@ from mnist_exp import (
 from mnist_exp.config import Config
 from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
 from mnist_exp.guards import StopOnNaN, StopOnSignal
+from mnist_exp.loop import TensorLoop
 from mnist_exp.metrics import HISTORY_COLUMNS
 from mnist_exp.model import build_loss, build_model, build_optimizer
 from mnist_exp.progress import EpochRecorder, RichProgress
@@ -123,7 +124,12 @@ def _run(
             done, rows, fit_before = state.epoch, state.history, state.fit_seconds
             console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
         train_steps = math.ceil(len(y_train) / cfg.training.batch_size) * cfg.training.epochs
-        speed.apply(model, cfg.training, train_steps)
+        tensor_loop = None
+        if speed.tensor_loop(cfg.training):
+            jit = speed.jit_compile(cfg.training, train_steps)
+            tensor_loop = TensorLoop(model, cfg.training.batch_size, jit)
+        else:
+            speed.apply(model, cfg.training, train_steps)
 
     stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
     recorder = EpochRecorder(rows, keep=lambda: stop_on_signal.received is None)
@@ -147,7 +153,19 @@ def _run(
     callbacks.extend(extra_callbacks)
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
-    if done < cfg.training.epochs:
+    if done < cfg.training.epochs and tensor_loop is not None:
+        tensor_loop.fit(
+            speed.as_tensor(dataset.x_train),  # no copy of the training set
+            y_train,
+            epochs=cfg.training.epochs,
+            initial_epoch=done,
+            validation_data=(speed.as_tensor(dataset.x_val), y_val),
+            shuffle=cfg.training.shuffle,
+            seed=cfg.training.seed,
+            steps_per_execution=cfg.training.steps_per_execution,
+            callbacks=callbacks,
+        )
+    elif done < cfg.training.epochs:
         model.fit(
             speed.as_tensor(dataset.x_train),  # no copy of the training set
             y_train,
@@ -177,7 +195,10 @@ def _run(
             f"optimizer.learning_rate (now {cfg.optimizer.learning_rate:g})"
         )
     x_test = speed.as_tensor(dataset.x_test)
-    test = model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    if tensor_loop is not None:
+        test = tensor_loop.evaluate(x_test, y_test)
+    else:
+        test = model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
 
     model_path = artifacts.save_model(model, run_dir, h5=cfg.save.h5)
     reloaded = load_model(model_path)

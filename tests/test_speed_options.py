@@ -17,6 +17,7 @@ from tests.helpers import run_cli
 VALUES = ["train/loss", "train/accuracy", "val/loss", "val/accuracy"]
 SMOKE = ["+experiment=smoke", "training.epochs=2", "training.progress=false"]
 KERAS_DEFAULTS = [
+    "training.loop=keras",
     "training.steps_per_execution=1",
     "training.jit_compile=false",
     "training.sparse_labels=false",
@@ -34,6 +35,7 @@ def run(tmp_path, name: str, *overrides: str) -> tuple[pd.DataFrame, dict]:
 
 def test_defaults_and_their_reasons():
     training = TrainingConfig()
+    assert training.loop == "tensors"
     assert training.steps_per_execution == 32
     assert training.jit_compile is None  # automatic
     assert training.sparse_labels is True
@@ -93,9 +95,9 @@ def test_arrays_tensorflow_cannot_share_are_left_for_keras_to_copy():
 
 
 def test_speed_options_learn_what_keras_defaults_learn(tmp_path):
-    fast, fast_metrics = run(tmp_path, "default")
+    fast, fast_metrics = run(tmp_path, "keras_fast", "training.loop=keras")
     plain, plain_metrics = run(tmp_path, "keras_defaults", *KERAS_DEFAULTS)
-    xla, xla_metrics = run(tmp_path, "xla", "training.jit_compile=true")
+    xla, xla_metrics = run(tmp_path, "xla", "training.loop=keras", "training.jit_compile=true")
     # Same data order, same arithmetic up to float rounding (sparse vs one-hot loss, XLA's
     # fused kernels): the same history, the same test predictions, near enough.
     pd.testing.assert_frame_equal(fast[VALUES], plain[VALUES], atol=1e-5)
@@ -103,6 +105,38 @@ def test_speed_options_learn_what_keras_defaults_learn(tmp_path):
     for metrics in (fast_metrics, xla_metrics):
         assert abs(metrics["test/correct"] - plain_metrics["test/correct"]) <= 2
         assert metrics["status"] == "completed"
+
+
+def test_tensor_loop_learns_what_keras_fit_learns_from_the_same_batches(tmp_path):
+    # Unshuffled, both loops see the same batches in the same order (the last one
+    # partial: 2,000 examples in batches of 128): the same history, XLA or not.
+    same_order = ("training.shuffle=false", "training.steps_per_execution=5")
+    keras_fit, keras_metrics = run(tmp_path, "keras", "training.loop=keras", *same_order)
+    tensors, tensor_metrics = run(tmp_path, "tensors", *same_order)
+    xla, xla_metrics = run(tmp_path, "tensors_xla", *same_order, "training.jit_compile=true")
+    pd.testing.assert_frame_equal(tensors[VALUES], keras_fit[VALUES], atol=1e-5)
+    pd.testing.assert_frame_equal(xla[VALUES], keras_fit[VALUES], atol=1e-4)
+    for metrics in (tensor_metrics, xla_metrics):
+        assert abs(metrics["test/correct"] - keras_metrics["test/correct"]) <= 2
+        assert abs(metrics["test/loss"] - keras_metrics["test/loss"]) < 1e-4
+
+
+def test_each_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
+    from mnist_exp.loop import epoch_order
+
+    first = epoch_order(1000, 0, seed=42, shuffle=True)
+    assert sorted(first) == list(range(1000))
+    np.testing.assert_array_equal(first, epoch_order(1000, 0, seed=42, shuffle=True))
+    assert not np.array_equal(first, epoch_order(1000, 1, seed=42, shuffle=True))
+    assert not np.array_equal(first, epoch_order(1000, 0, seed=7, shuffle=True))
+    np.testing.assert_array_equal(epoch_order(5, 3, seed=42, shuffle=False), np.arange(5))
+
+
+def test_unknown_loop_fails_naming_the_choices(tmp_path):
+    result = run_cli(tmp_path, "+experiment=smoke", "training.loop=fastest")
+    assert result.returncode == 2
+    assert "training.loop='fastest'" in result.stderr or "training.loop=fastest" in result.stderr
+    assert "tensors" in result.stderr and "keras" in result.stderr
 
 
 @pytest.mark.slow

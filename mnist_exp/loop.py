@@ -1,0 +1,162 @@
+"""The training loop of training.loop=tensors: Keras' fit, without its input pipeline.
+
+The data stay in memory as tensors. Each call into TensorFlow runs a block of
+training.steps_per_execution steps in one graph loop: gather a batch by the epoch's
+shuffled indices, then the model's own train_step, XLA-compiled where
+speed.use_xla says so. Validation and the final test evaluation run the model's
+test_step the same way. Keras' fit instead pulls every step through tf.data
+iterators, optionals and conditionals around the compiled step; on 784-512-10 that
+costs more than the step (benchmarks/results/).
+
+Callbacks get what fit gives them: params (epochs, steps), on_train_begin, on_epoch_begin,
+on_train_batch_begin/end once per block with the running loss and metrics,
+on_epoch_end with the val_ metrics, on_train_end; model.stop_training is honoured
+after each block, and the epoch is then closed as fit closes it.
+
+The shuffled order of an epoch depends on training.seed and the epoch number only, so
+a resumed run trains on exactly the batches the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+EVAL_BATCH = 1024  # evaluation batch: larger is faster, the same mean
+
+
+def epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> np.ndarray:
+    """The example indices of one epoch, in training order."""
+    if not shuffle:
+        return np.arange(n, dtype=np.int32)
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
+
+
+class TensorLoop:
+    """A compiled model's train and test steps, looped over in-memory tensors."""
+
+    def __init__(self, model: keras.Model, batch_size: int, jit_compile: bool) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        step = tf.function(model.train_step, jit_compile=True) if jit_compile else None
+        self._full_step = step or model.train_step
+        self._train = None
+        self._partial = None
+        self._evaluate = None
+
+    def _build(self, x: tf.Tensor, y: tf.Tensor) -> None:
+        model, size, full_step = self.model, self.batch_size, self._full_step
+
+        @tf.function
+        def train(order, start, stop):
+            """Full batches number start to stop - 1 of the epoch's order."""
+
+            def body(i):
+                index = order[i * size : (i + 1) * size]
+                full_step((tf.gather(x, index), tf.gather(y, index)))
+                return (i + 1,)
+
+            tf.while_loop(lambda i: i < stop, body, (start,))
+            return model.get_metrics_result()
+
+        @tf.function
+        def partial(order, first):
+            """The epoch's last, smaller batch: from `first` to the end of the order."""
+            index = order[first:]
+            model.train_step((tf.gather(x, index), tf.gather(y, index)))
+            return model.get_metrics_result()
+
+        self._train, self._partial = train, partial
+
+    def train_block(self, x, y, order: tf.Tensor, start: int, stop: int) -> dict[str, float]:
+        """Train steps start to stop - 1 of an epoch; the running metrics after them."""
+        if self._train is None:
+            self._build(x, y)
+        n = int(order.shape[0])
+        full = n // self.batch_size
+        logs = None
+        if start < min(stop, full):
+            logs = self._train(order, tf.constant(start), tf.constant(min(stop, full)))
+        if stop > full and n % self.batch_size:
+            logs = self._partial(order, tf.constant(full * self.batch_size))
+        return {name: float(value) for name, value in logs.items()}
+
+    def evaluate(self, x, y) -> dict[str, float]:
+        """The loss and metrics on (x, y), in batches of EVAL_BATCH, as model.evaluate."""
+        if self._evaluate is None:
+            model = self.model
+            signature = [
+                tf.TensorSpec([None, *x.shape[1:]], x.dtype),
+                tf.TensorSpec([None, *y.shape[1:]], y.dtype),
+            ]
+
+            @tf.function(input_signature=signature)
+            def evaluate(x, y):
+                n = tf.shape(x)[0]
+
+                def body(i):
+                    model.test_step((x[i : i + EVAL_BATCH], y[i : i + EVAL_BATCH]))
+                    return (i + EVAL_BATCH,)
+
+                tf.while_loop(lambda i: i < n, body, (tf.constant(0),))
+                return model.get_metrics_result()
+
+            self._evaluate = evaluate
+        self.model.reset_metrics()
+        logs = self._evaluate(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+        return {name: float(value) for name, value in logs.items()}
+
+    def fit(
+        self,
+        x,
+        y,
+        *,
+        epochs: int,
+        initial_epoch: int,
+        validation_data: tuple,
+        shuffle: bool,
+        seed: int,
+        steps_per_execution: int,
+        callbacks: list,
+    ) -> None:
+        """Train as model.fit(x, y, batch_size, epochs, initial_epoch, validation_data,
+        shuffle, callbacks, verbose=0) does, with the epoch order of epoch_order()."""
+        model = self.model
+        x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+        n = int(x.shape[0])
+        steps = math.ceil(n / self.batch_size)
+        listed = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=False,
+            model=model,
+            verbose=0,
+            epochs=epochs,
+            steps=steps,
+        )
+        model.stop_training = False
+        listed.on_train_begin()
+        training_logs = None
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            listed.on_epoch_begin(epoch)
+            order = tf.constant(epoch_order(n, epoch, seed, shuffle))
+            logs = {}
+            for start in range(0, steps, steps_per_execution):
+                stop = min(start + steps_per_execution, steps)
+                listed.on_train_batch_begin(start)
+                logs = self.train_block(x, y, order, start, stop)
+                listed.on_train_batch_end(stop - 1, logs)
+                if model.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            val_logs = self.evaluate(*validation_data)
+            epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
+            listed.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if model.stop_training:
+                break
+        listed.on_train_end(logs=training_logs)
