@@ -47,11 +47,18 @@ def systems(data: datasets.Choice, with_torch: bool) -> list[System]:
         System("raw", "raw Keras script (the tutorial)", "script", ["benchmarks.raw_keras"]),
         System("mnist_exp", "mnist-exp (default)", "mnist-exp", tutorial),
         System(
+            "keras_loop",
+            "mnist-exp, training.loop=keras",
+            "mnist-exp",
+            [*tutorial, "training.loop=keras"],
+        ),
+        System(
             "keras_defaults",
             "mnist-exp, speed options off",
             "mnist-exp",
             [
                 *tutorial,
+                "training.loop=keras",
                 "training.steps_per_execution=1",
                 "training.jit_compile=false",
                 "training.sparse_labels=false",
