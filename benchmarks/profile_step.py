@@ -153,22 +153,23 @@ def parts(x: np.ndarray, y: np.ndarray) -> tuple[dict, int]:
 
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_epoch_end", "on_train_end")
-hook_seconds = [0.0]  # time spent inside the progress display's hooks, all epochs
+hook_seconds: dict[str, float] = {}  # time inside the progress display's hooks, by hook
 
 
 def time_hooks(callback) -> None:
-    """Add the time each of the callback's hooks takes to hook_seconds. The display
+    """Add the time each of the callback's hooks takes to hook_seconds[hook]. The display
     draws only inside its hooks (rich's refresh thread is off), on the training
     thread, so this is what it costs fit, free of the noise between epochs."""
     for name in HOOKS:
         hook = getattr(callback, name)
 
-        def timed(*args, _hook=hook, **kwargs):
+        def timed(*args, _hook=hook, _name=name, **kwargs):
             started = time.perf_counter()
             try:
                 return _hook(*args, **kwargs)
             finally:
-                hook_seconds[0] += time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                hook_seconds[_name] = hook_seconds.get(_name, 0.0) + elapsed
 
         setattr(callback, name, timed)
 
@@ -186,7 +187,7 @@ def main() -> None:
     runs, steps = parts(x, y)
     for run in runs.values():  # trace, compile, warm the caches
         run()
-    hook_seconds[0] = 0.0
+    hook_seconds.clear()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
@@ -200,8 +201,9 @@ def main() -> None:
         "threads": threads,
         "steps_per_execution": defaults.steps_per_execution,
         "jit_compile": speed.use_xla(defaults, TUTORIAL_STEPS),
-        # the display's own hooks, per step of its epochs (rounds of them)
-        "progress_hooks_ms_per_step": hook_seconds[0] / (rounds * steps) * 1000,
+        # the display's own hooks: ms per one-epoch fit, by hook (on_train_begin and
+        # on_train_end come once a run, the others every epoch)
+        "progress_hooks_ms": {name: t / rounds * 1000 for name, t in hook_seconds.items()},
         "ms_per_step": {
             name: {"min": min(v), "median": statistics.median(v)} for name, v in times.items()
         },
