@@ -49,7 +49,7 @@ class RichProgress(keras.callbacks.Callback):
 
     async_safe = True
 
-    def __init__(self, console: Console, batch_size: int, interval: float = 0.5) -> None:
+    def __init__(self, console: Console, batch_size: int, interval: float = 1.0) -> None:
         super().__init__()
         self.console = console
         self.batch_size = batch_size
@@ -81,9 +81,9 @@ class RichProgress(keras.callbacks.Callback):
         )
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_started = self._last = time.perf_counter()
+        self._epoch_started = time.perf_counter()
+        self._last = 0.0  # the epoch's first block of steps redraws; then once a second
         self.progress.update(self._task, completed=0, epoch=f"{epoch + 1}/{self._epochs}")
-        self.progress.refresh()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
