@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-EVAL_BATCH = 1024  # evaluation batch: larger is faster, the same mean
+EVAL_BATCH = 1024  # evaluation and prediction batch: larger is faster, same results
 
 
 def epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> np.ndarray:
@@ -41,21 +41,16 @@ class TensorLoop:
     def __init__(self, model: keras.Model, batch_size: int, jit_compile: bool) -> None:
         self.model = model
         self.batch_size = batch_size
-        step = tf.function(model.train_step, jit_compile=True) if jit_compile else None
-        self._full_step = step or model.train_step
-        self._train = None
-        self._partial = None
+        full_step = tf.function(model.train_step, jit_compile=True) if jit_compile else None
+        full_step = full_step or model.train_step
         self._evaluate = None
 
-    def _build(self, x: tf.Tensor, y: tf.Tensor) -> None:
-        model, size, full_step = self.model, self.batch_size, self._full_step
-
         @tf.function
-        def train(order, start, stop):
+        def train(x, y, order, start, stop):
             """Full batches number start to stop - 1 of the epoch's order."""
 
             def body(i):
-                index = order[i * size : (i + 1) * size]
+                index = order[i * batch_size : (i + 1) * batch_size]
                 full_step((tf.gather(x, index), tf.gather(y, index)))
                 return (i + 1,)
 
@@ -63,7 +58,7 @@ class TensorLoop:
             return model.get_metrics_result()
 
         @tf.function
-        def partial(order, first):
+        def partial(x, y, order, first):
             """The epoch's last, smaller batch: from `first` to the end of the order."""
             index = order[first:]
             model.train_step((tf.gather(x, index), tf.gather(y, index)))
@@ -73,15 +68,13 @@ class TensorLoop:
 
     def train_block(self, x, y, order: tf.Tensor, start: int, stop: int) -> dict[str, float]:
         """Train steps start to stop - 1 of an epoch; the running metrics after them."""
-        if self._train is None:
-            self._build(x, y)
         n = int(order.shape[0])
         full = n // self.batch_size
         logs = None
         if start < min(stop, full):
-            logs = self._train(order, tf.constant(start), tf.constant(min(stop, full)))
+            logs = self._train(x, y, order, tf.constant(start), tf.constant(min(stop, full)))
         if stop > full and n % self.batch_size:
-            logs = self._partial(order, tf.constant(full * self.batch_size))
+            logs = self._partial(x, y, order, tf.constant(full * self.batch_size))
         return {name: float(value) for name, value in logs.items()}
 
     def evaluate(self, x, y) -> dict[str, float]:

@@ -36,13 +36,12 @@ from mnist_exp import (
 from mnist_exp.config import Config
 from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
 from mnist_exp.guards import StopOnNaN, StopOnSignal
-from mnist_exp.loop import TensorLoop
+from mnist_exp.loop import EVAL_BATCH, TensorLoop
 from mnist_exp.metrics import HISTORY_COLUMNS
 from mnist_exp.model import build_loss, build_model, build_optimizer
 from mnist_exp.progress import EpochRecorder, RichProgress
 
 log = logging.getLogger(__name__)
-EVAL_BATCH = 1024  # evaluation and prediction batch: larger is faster, same results
 
 
 def run(
