@@ -200,7 +200,7 @@ def main() -> None:
         "rounds": rounds,
         "threads": threads,
         "steps_per_execution": defaults.steps_per_execution,
-        "jit_compile": speed.use_xla(defaults, TUTORIAL_STEPS),
+        "jit_compile": speed.jit_compile(defaults, TUTORIAL_STEPS),
         # the display's own hooks: ms per one-epoch fit, by hook (on_train_begin and
         # on_train_end come once a run, the others every epoch)
         "progress_hooks_ms": {name: t / rounds * 1000 for name, t in hook_seconds.items()},

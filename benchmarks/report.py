@@ -244,7 +244,6 @@ def profile_section(profile: dict | None) -> list[str]:
     keras_loop = ms["fit_keras_defaults"] - ms["step_graph"] - ms["pipeline"]
     options_loop = ms["fit_keras_options"] - ms["step_xla"] - ms["pipeline"]
     ours_loop = ms["fit_mnist_exp"] - ms["step_xla"]
-    shown = ms.get("fit_mnist_exp_progress")
     lines += [
         f"| Keras' loop around the step, its defaults (fit - step - pipeline) "
         f"| {keras_loop:.3f} | |",
@@ -255,9 +254,6 @@ def profile_section(profile: dict | None) -> list[str]:
     if "progress_hooks_ms" in profile:
         per_step = sum(profile["progress_hooks_ms"].values()) / profile["steps"]
         lines.append(f"| the progress display, inside its hooks | {per_step:.4f} | |")
-    elif shown is not None:
-        share = (med["fit_mnist_exp_progress"] - med["fit_mnist_exp"]) / med["fit_mnist_exp"]
-        lines.append(f"| the progress display's share of fit time (medians) | {share:+.1%} | |")
     return lines
 
 

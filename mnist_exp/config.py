@@ -207,14 +207,14 @@ class TrainingConfig:
     # Same seed, same history: TensorFlow's deterministic ops (costs little on CPU).
     deterministic: bool = True
     # Speed (benchmarks/README.md). tensors: mnist_exp/loop.py trains on the data as
-    # in-memory tensors, a block of steps per call, each epoch's order from the seed
-    # and the epoch number; keras: Keras' model.fit and its tf.data pipeline (always
-    # under strategy=mirrored). The options below change neither the data order nor
-    # the results beyond float rounding. Train steps per call into TensorFlow: one call per step
-    # spends about as long in Python and the runtime as in the step itself on a small
-    # model; callbacks (progress, NaN and signal checks) then see every Nth step.
-    # strategy=mirrored runs 1: Keras' multi-step loop fails under MirroredStrategy.
+    # in-memory tensors, each epoch's order from the seed and the epoch number;
+    # keras: Keras' model.fit and its tf.data pipeline (always under strategy=mirrored).
     loop: str = "tensors"
+    # The options below change the results no more than float rounding does.
+    # Train steps per call into TensorFlow: one call per step spends about as long in
+    # Python and the runtime as in the step itself on a small model; callbacks
+    # (progress, NaN and signal checks) then see every Nth step. strategy=mirrored
+    # runs 1: Keras' multi-step loop fails under MirroredStrategy.
     steps_per_execution: int = 32
     # XLA-compile the full-batch train step: a step 20-40% faster, but compiling
     # costs ~2 s. null: on for runs of 2,000+ steps (speed.XLA_MIN_STEPS), where it

@@ -39,7 +39,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
 
 class RichProgress(keras.callbacks.Callback):
-    """Epoch, step, loss, accuracy and rate, refreshed by rich's own thread.
+    """Epoch, step, loss, accuracy and rate, drawn from the batch hook (no refresh thread).
 
     Keras calls the batch hook once per training.steps_per_execution steps (on
     the training thread with TensorFlow, whose backend Keras does not treat as
