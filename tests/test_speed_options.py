@@ -165,3 +165,30 @@ def test_importing_on_a_thread_leaves_other_threads_their_modules():
         assert seen == [None]  # not refused: Python's own finders go on to find it
     finally:
         sys.meta_path.remove(refuse)
+
+
+def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
+    # In a fresh process: the extras stay unloaded (the time they cost is the point),
+    # later imports of them work, and the garbage collector runs again, with what
+    # the import made frozen out of its collections.
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, json, sys\n"
+        "from mnist_exp import speed\n"
+        "speed.import_keras()\n"
+        "loaded = [name for name in speed.KERAS_EXTRAS if name in sys.modules]\n"
+        "import scipy.sparse, sklearn.model_selection\n"
+        "print(json.dumps({'loaded': loaded, 'gc': gc.isenabled(),"
+        " 'frozen': gc.get_freeze_count()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["loaded"] == []
+    assert state["gc"] is True
+    assert state["frozen"] > 100_000  # TensorFlow's and Keras' modules, classes, functions
+
