@@ -247,12 +247,13 @@ def class_names(target: Path, n_classes: int) -> list[str]:
 def predict(model, items: list[Item]) -> np.ndarray:
     """(n, classes) probabilities for the items, shaped for the model's input."""
     from mnist_exp.data import prepare
+    from mnist_exp.loop import predict as predict_batches
 
     x = prepare(np.stack([item.pixels for item in items]))
     shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else (784,)
     if np.prod(shape) != x.shape[1]:
         raise UserError(f"the model takes inputs of shape {shape}, not 28x28 images")
-    return np.asarray(model.predict(x.reshape(-1, *shape), batch_size=1024, verbose=0))
+    return predict_batches(model, x.reshape(-1, *shape))
 
 
 # --- the command ------------------------------------------------------------------------

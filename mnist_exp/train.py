@@ -36,7 +36,7 @@ from mnist_exp import (
 from mnist_exp.config import Config
 from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
 from mnist_exp.guards import StopOnNaN, StopOnSignal
-from mnist_exp.loop import EVAL_BATCH, TensorLoop
+from mnist_exp.loop import EVAL_BATCH, TensorLoop, predict
 from mnist_exp.metrics import HISTORY_COLUMNS
 from mnist_exp.model import build_loss, build_model, build_optimizer
 from mnist_exp.progress import EpochRecorder, RichProgress
@@ -201,7 +201,7 @@ def _run(
 
     model_path = artifacts.save_model(model, run_dir, h5=cfg.save.h5)
     reloaded = load_model(model_path)
-    probabilities = reloaded.predict(x_test, batch_size=EVAL_BATCH, verbose=0)
+    probabilities = predict(reloaded, x_test)
     predicted, confidence = labels.decode(probabilities)
     correct, incorrect = labels.count_correct(dataset.y_test, predicted, n_classes)
     check_reload(test["accuracy"], correct, len(predicted))

@@ -192,3 +192,18 @@ def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
     assert state["gc"] is True
     assert state["frozen"] > 100_000  # TensorFlow's and Keras' modules, classes, functions
 
+
+def test_predict_gives_keras_predict_output_for_any_batch_count():
+    import keras
+
+    from mnist_exp.loop import EVAL_BATCH, predict
+
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+    )
+    x = np.random.default_rng(0).random((2 * EVAL_BATCH + 5, 784), dtype=np.float32)
+    for rows in (len(x), EVAL_BATCH, 3):  # a partial last batch, whole batches, one small
+        expected = model.predict(x[:rows], batch_size=EVAL_BATCH, verbose=0)
+        got = predict(model, x[:rows])
+        assert got.shape == (rows, 10)
+        np.testing.assert_array_equal(got, expected)
