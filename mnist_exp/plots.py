@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from mnist_exp.metrics import direction
@@ -40,24 +41,46 @@ def digit_grid(
     class_names: list[str],
     count: int = 9,
 ) -> Figure:
-    """A 3x3 grid of digits with their true and predicted labels."""
-    fig = Figure(figsize=(6, 6.6))
-    fig.suptitle(title)
+    """A 3x3 grid of digits with their true and predicted labels.
+
+    The digits are tiles of one image in one Axes, each under two short lines of
+    labels (green when right, red when wrong): nine Axes of their own would cost
+    more to build and draw than everything else in the figure. The grid fits its
+    canvas whatever the class names, so it is saved as laid out.
+    """
     side = int(np.ceil(np.sqrt(count)))
-    for i in range(count):
-        ax = fig.add_subplot(side, side, i + 1)
-        ax.set_axis_off()
-        if i < len(images):
-            ax.imshow(images[i].reshape(28, 28), cmap="gray_r", interpolation="nearest")
-            ok = truth[i] == predicted[i]
-            ax.set_title(
-                f"true {class_names[truth[i]]}, pred {class_names[predicted[i]]}",
-                fontsize=9,
-                color="tab:green" if ok else "tab:red",
-            )
+    gap, label = 6, 9  # pixels of white between tiles, and above each tile for its labels
+    cell_w, cell_h = 28 + gap, 28 + label
+    montage = np.full((side * cell_h, side * cell_w - gap), np.nan, dtype=np.float32)
+    fig = Figure(figsize=(6, 6.6))
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92)
+    fig.suptitle(title)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    for i in range(min(count, len(images))):
+        row, col = divmod(i, side)
+        top, left = row * cell_h + label, col * cell_w
+        montage[top : top + 28, left : left + 28] = images[i].reshape(28, 28)
+        ok = truth[i] == predicted[i]
+        ax.text(
+            left + 13.5,
+            top - 1,
+            f"true {class_names[truth[i]]}\npred {class_names[predicted[i]]}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="tab:green" if ok else "tab:red",
+        )
+    cmap = colormaps["gray_r"].with_extremes(bad="white")
+    ax.imshow(montage, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     if len(images) == 0:
-        fig.text(0.5, 0.5, "none", ha="center", va="center", fontsize=14)
+        ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=14, transform=ax.transAxes)
     return fig
+
+
+def long_names(class_names: list[str]) -> bool:
+    """Whether tick labels of these names outgrow a figure's default margins."""
+    return max(map(len, class_names)) > 2
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> Figure:
@@ -81,7 +104,7 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, class_names: list
                 va="center",
                 color=light if counts[i, j] > threshold else dark,
             )
-    rotation = "vertical" if max(map(len, class_names)) > 2 else "horizontal"
+    rotation = "vertical" if long_names(class_names) else "horizontal"
     ax.set_xticks(range(n), class_names, rotation=rotation)
     ax.set_yticks(range(n), class_names)
     ax.set_xlabel("Predicted label")
