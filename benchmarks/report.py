@@ -203,6 +203,7 @@ def fixed_costs_section(results: dict) -> list[str]:
     fit = median([r["fit_seconds"] for r in runs])
     first = median([r["first_epoch_extra"] for r in runs])
     imported = median(results.get("import_tensorflow_seconds") or [])
+    ours = results.get("import_keras_mnist_exp_seconds")
     return [
         "",
         "## mnist-exp's fixed costs (default path, medians)",
@@ -212,7 +213,16 @@ def fixed_costs_section(results: dict) -> list[str]:
         f"| start to exit (wall) | {wall:.2f} |",
         f"| before the run starts: interpreter, Hydra, data, TensorFlow import | "
         f"{wall - inner:.2f} |",
-        f"| of which `import tensorflow` alone, in a fresh process | {imported:.2f} |",
+        f"| `import tensorflow` alone, in a fresh process | {imported:.2f} |",
+        *(
+            [
+                "| mnist-exp's import of Keras and TensorFlow, in a fresh process "
+                f"(speed.import_keras: no unused extras, no garbage collection) | "
+                f"{median(ours):.2f} |"
+            ]
+            if ours
+            else []
+        ),
         f"| fit | {fit:.2f} |",
         f"| of which the first epoch's extra over later epochs (tracing Keras' train and "
         f"test functions, compiling XLA) | {first:.2f} |",

@@ -139,16 +139,25 @@ def time_help(rounds: int) -> list[float]:
     return times
 
 
-def time_import(rounds: int) -> list[float]:
-    """`import tensorflow` alone, in a fresh process: the floor under any run's start."""
-    code = (
-        "import os, time; t = time.perf_counter(); import tensorflow; "
-        "print(time.perf_counter() - t, flush=True); os._exit(0)"
-    )
-    times = []
+IMPORTS = {
+    # the floor under any TensorFlow program's start
+    "tensorflow": "import tensorflow",
+    # mnist-exp's way: Keras' unused extras refused, the garbage collector paused
+    "mnist_exp": "from mnist_exp import speed; speed.import_keras()",
+}
+
+
+def time_import(rounds: int) -> dict[str, list[float]]:
+    """Each of IMPORTS in a fresh process, alternately, `rounds` times."""
+    times: dict[str, list[float]] = {name: [] for name in IMPORTS}
     for _ in range(rounds):
-        measured = measure.run([sys.executable, "-c", code], ROOT, child_env())
-        times.append(float(measured.output_tail.strip().splitlines()[-1]))
+        for name, statement in IMPORTS.items():
+            code = (
+                f"import os, time; t = time.perf_counter(); {statement}; "
+                "print(time.perf_counter() - t, flush=True); os._exit(0)"
+            )
+            measured = measure.run([sys.executable, "-c", code], ROOT, child_env())
+            times[name].append(float(measured.output_tail.strip().splitlines()[-1]))
     return times
 
 
@@ -213,7 +222,8 @@ def main() -> None:
         "rounds": args.rounds,
         "systems": {s.key: {"label": s.label, "args": s.args, "runs": s.runs} for s in timed},
         "help_seconds": help_times,
-        "import_tensorflow_seconds": import_times,
+        "import_tensorflow_seconds": import_times["tensorflow"],
+        "import_keras_mnist_exp_seconds": import_times["mnist_exp"],
         "profile": step_profile,
         "bench_seconds": time.perf_counter() - started,
     }
