@@ -101,7 +101,7 @@ def full_batches_compiled(train_step, batch_size: int):
     """train_step, XLA-compiled for batches of batch_size, as it was for any other."""
     import tensorflow as tf
 
-    compiled = tf.function(train_step, jit_compile=True)
+    compiled = tf.function(train_step, jit_compile=True, autograph=False)  # as loop.py
 
     def step(data):
         size = tf.shape(tf.nest.flatten(data)[0])[0]
