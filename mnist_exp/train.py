@@ -152,31 +152,32 @@ def _run(
     callbacks.extend(extra_callbacks)
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
-    if done < cfg.training.epochs and tensor_loop is not None:
-        tensor_loop.fit(
-            speed.as_tensor(dataset.x_train),  # no copy of the training set
-            y_train,
+    if done < cfg.training.epochs:
+        x_train = speed.as_tensor(dataset.x_train)  # no copy of the training set
+        common = dict(
             epochs=cfg.training.epochs,
             initial_epoch=done,
             validation_data=(speed.as_tensor(dataset.x_val), y_val),
             shuffle=cfg.training.shuffle,
-            seed=cfg.training.seed,
-            steps_per_execution=cfg.training.steps_per_execution,
             callbacks=callbacks,
         )
-    elif done < cfg.training.epochs:
-        model.fit(
-            speed.as_tensor(dataset.x_train),  # no copy of the training set
-            y_train,
-            batch_size=cfg.training.batch_size,
-            epochs=cfg.training.epochs,
-            initial_epoch=done,
-            validation_data=(speed.as_tensor(dataset.x_val), y_val),
-            validation_batch_size=EVAL_BATCH,  # same mean, an eighth of the calls
-            shuffle=cfg.training.shuffle,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        if tensor_loop is not None:
+            tensor_loop.fit(
+                x_train,
+                y_train,
+                seed=cfg.training.seed,
+                steps_per_execution=cfg.training.steps_per_execution,
+                **common,
+            )
+        else:
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=cfg.training.batch_size,
+                validation_batch_size=EVAL_BATCH,  # same mean, an eighth of the calls
+                verbose=0,
+                **common,
+            )
     fit_seconds = fit_before + time.perf_counter() - fit_started
     history = history_frame(recorder.rows)
     if stop_on_signal.received or stop_on_nan.tripped:
