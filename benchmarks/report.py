@@ -217,14 +217,14 @@ def fixed_costs_section(results: dict) -> list[str]:
         *(
             [
                 "| mnist-exp's import of Keras and TensorFlow, in a fresh process "
-                f"(speed.import_keras: no unused extras, no garbage collection) | "
+                f"(speed.import_keras: no unused extras, garbage collector paused) | "
                 f"{median(ours):.2f} |"
             ]
             if ours
             else []
         ),
         f"| fit | {fit:.2f} |",
-        f"| of which the first epoch's extra over later epochs (tracing Keras' train and "
+        f"| of which the first epoch's extra over later epochs (tracing the train and "
         f"test functions, compiling XLA) | {first:.2f} |",
         f"| after fit: evaluate, save, reload, predict, plots, files | {inner - fit:.2f} |",
     ]
