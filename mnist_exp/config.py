@@ -182,7 +182,7 @@ class LossConfig:
 @dataclass
 class ValidationConfig:
     split: str = "holdout"  # holdout: a stratified slice of train; test: the test set
-    size: float = 0.1  # holdout only: fraction of train (0, 1) or a count, as in sklearn
+    size: float = 0.1  # holdout only: fraction of train (0, 1) or a count
 
     def __post_init__(self) -> None:
         _require(

