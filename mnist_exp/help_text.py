@@ -12,14 +12,20 @@ HIDDEN = ("hydra", "schema")  # Hydra's own groups (see --hydra-help) and the sc
 
 
 def config_groups() -> str:
-    """One line per group: `group: option, option  (chosen: option)`."""
+    """One line per group: `group: option, option  (chosen: option)`.
+
+    OmegaConf also resolves the help template whenever it merges a config into it,
+    that is in every compose, and drops the value: listing the groups then (0.1 s)
+    would delay every run. --help sets the composed config before it reads the
+    template; until then the resolver answers at once.
+    """
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
     hydra = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
-    if hydra is None:
+    if hydra is None or not HydraConfig.initialized():
         return "(run mnist-exp --help to list the config groups)"
-    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    choices = dict(HydraConfig.get().runtime.choices)
     options = group_options(hydra)
     lines = {
         group: f"{group}: {', '.join(sorted(names))}"
