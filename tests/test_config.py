@@ -429,7 +429,7 @@ def test_keras_kwargs_follow_field_changes():
 # --- no TensorFlow while configuring --------------------------------------------------------
 
 
-def test_composing_does_not_list_the_config_groups(monkeypatch):
+def test_composing_does_not_list_the_config_groups(compose, monkeypatch):
     # The --help template lists the groups through a resolver, which OmegaConf also
     # calls while it merges configs: a run's compose must not pay for the listing.
     listed = []  # (an error raised here would be swallowed by OmegaConf's merge)
@@ -438,13 +438,12 @@ def test_composing_does_not_list_the_config_groups(monkeypatch):
         listed.append(hydra)
         return {}
 
-    config.register()
     monkeypatch.setattr(help_text, "_list_group_options", listing)
     monkeypatch.setattr(help_text, "_listed", None)
-    with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
-        cfg = hydra.compose(
-            config_name="config", overrides=["model=two_hidden"], return_hydra_config=True
-        )
+    # Inside the compose fixture's Hydra (initialized once per module), with its node.
+    cfg = hydra.compose(
+        config_name="config", overrides=["model=two_hidden"], return_hydra_config=True
+    )
     assert cfg.model.name == "two_hidden"
     assert listed == []
     assert "run mnist-exp --help" in cfg.hydra.help.template  # resolved, without a listing
