@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib
 import logging
 import os
 import sys
@@ -168,16 +167,14 @@ def start_keras_import() -> None:
     global _importing
     if "keras" in sys.modules or _importing is not None:
         return
-    _importing = threading.Thread(
-        target=_quietly, args=(import_keras,), name="import-keras", daemon=True
-    )
+    _importing = threading.Thread(target=_import_quietly, name="import-keras", daemon=True)
     _importing.start()
 
 
-def _quietly(function, *args) -> None:
+def _import_quietly() -> None:
     try:
-        function(*args)
-    except BaseException:  # noqa: BLE001 - the same import on the main thread reports it
+        import_keras()
+    except BaseException:  # noqa: BLE001 - import_keras() on the main thread reports it
         pass
 
 
@@ -206,18 +203,6 @@ def import_keras() -> None:
         if collecting:
             gc.freeze()
             gc.enable()
-
-
-def import_in_background(name: str) -> None:
-    """Start importing module `name` on a thread, for Python work that can overlap
-    TensorFlow's (which releases the interpreter lock while it computes).
-
-    A later `import name` waits for this one (Python locks each module while it
-    imports) and, if it failed here, imports it again and raises there.
-    """
-    if name not in sys.modules:
-        args = (importlib.import_module, name)
-        threading.Thread(target=_quietly, args=args, daemon=True).start()
 
 
 def exit_without_teardown(code: int | str | None = 0) -> None:

@@ -28,6 +28,7 @@ from mnist_exp import (
     devices,
     labels,
     loggers,
+    plots,
     report,
     runtime,
     speed,
@@ -152,7 +153,6 @@ def _run(
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
     if done < cfg.training.epochs:
-        speed.import_in_background("mnist_exp.plots")  # matplotlib's Figure: 0.3 s, drawn after fit
         x_train = speed.as_tensor(dataset.x_train)  # no copy of the training set
         common = dict(
             epochs=cfg.training.epochs,
@@ -273,8 +273,6 @@ def check_reload(in_memory_accuracy: float, correct: int, n: int) -> None:
 
 
 def write_plots(run_dir: Path, history: pd.DataFrame, dataset: data.Dataset, predicted) -> None:
-    from mnist_exp import plots
-
     folder = run_dir / artifacts.PLOTS
     names = dataset.meta["class_names"]
     truth = dataset.y_test

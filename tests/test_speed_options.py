@@ -167,28 +167,6 @@ def test_importing_on_a_thread_leaves_other_threads_their_modules():
         sys.meta_path.remove(refuse)
 
 
-def test_a_background_import_is_waited_for_and_its_error_raised_later(tmp_path, monkeypatch):
-    # mnist_exp.plots is imported while the model trains: the import after fit must
-    # get the module once it is whole, or the import's own error.
-    import sys
-    import time
-
-    (tmp_path / "slow_module.py").write_text("import time\ntime.sleep(0.5)\nVALUE = 42\n")
-    (tmp_path / "broken_module.py").write_text("raise ValueError('broken on purpose')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    started = time.perf_counter()
-    speed.import_in_background("slow_module")
-    speed.import_in_background("broken_module")  # its error is not raised on the thread
-    assert time.perf_counter() - started < 0.3  # the imports run meanwhile
-    import slow_module  # waits for the thread's import to finish
-
-    assert slow_module.VALUE == 42
-    with pytest.raises(ValueError, match="broken on purpose"):
-        import broken_module  # noqa: F401
-    for name in ("slow_module", "broken_module"):
-        sys.modules.pop(name, None)
-
-
 def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
     # In a fresh process: the extras stay unloaded (the time they cost is the point),
     # later imports of them work, and the garbage collector runs again, with what
