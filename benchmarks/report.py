@@ -225,7 +225,7 @@ def fixed_costs_section(results: dict) -> list[str]:
         ),
         f"| fit | {fit:.2f} |",
         f"| of which the first epoch's extra over later epochs (tracing the train and "
-        f"test functions, compiling XLA) | {first:.2f} |",
+        f"test functions, compiling XLA or loading it from the cache) | {first:.2f} |",
         f"| after fit: evaluate, save, reload, predict, plots, files | {inner - fit:.2f} |",
     ]
 

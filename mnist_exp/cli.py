@@ -31,6 +31,7 @@ from mnist_exp.speed import (  # noqa: E402
     exit_without_teardown,
     import_keras,
     start_keras_import,
+    use_xla_cache,
 )
 
 register()
@@ -69,6 +70,7 @@ def app(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         settings = to_settings(cfg)
+        use_xla_cache(settings.training.xla_cache)  # before TensorFlow reads its flags
         start_keras_import()  # on a thread, while the data loads
         dataset = load_data(settings)  # bad data fails here, before training starts
     except (ConfigError, DataError) as exc:

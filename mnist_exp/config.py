@@ -220,6 +220,10 @@ class TrainingConfig:
     # costs ~2 s. null: on for runs of 2,000+ steps (speed.XLA_MIN_STEPS), where it
     # pays; the tutorial runs 2,345 (benchmarks/results/).
     jit_compile: Optional[bool] = None
+    # Keep compiled XLA steps on disk (speed.use_xla_cache), in $MNIST_EXP_CACHE/xla
+    # (default ~/.cache/mnist-exp/xla): a later run of the same model, batch size and
+    # settings loads its step instead of compiling it again.
+    xla_cache: bool = True
     # Train categorical_crossentropy as its sparse form on class ids: the same loss
     # and gradients, no one-hot matrix. false: one-hot rows, as the tutorial did.
     sparse_labels: bool = True

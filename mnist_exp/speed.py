@@ -10,8 +10,12 @@ import atexit
 import gc
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 from mnist_exp.config import LossConfig, TrainingConfig
 
@@ -44,6 +48,98 @@ def use_xla(training: TrainingConfig, train_steps: int) -> bool:
         return training.jit_compile
     # As Keras' own "auto": no XLA under a tf.distribute strategy (it is not tested here).
     return training.strategy == "default" and train_steps >= XLA_MIN_STEPS
+
+
+XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
+STALE_SECONDS = 24 * 3600  # a run's private cache folder left by a killed process
+
+
+def cache_root() -> Path:
+    """$MNIST_EXP_CACHE, else $XDG_CACHE_HOME/mnist-exp, else ~/.cache/mnist-exp."""
+    if os.environ.get("MNIST_EXP_CACHE"):
+        return Path(os.environ["MNIST_EXP_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "mnist-exp"
+
+
+def use_xla_cache(enabled: bool) -> Path | None:
+    """Keep XLA's compiled steps on disk, so that a later run of the same step (model,
+    batch size, optimizer, settings) loads it instead of compiling it (about 1 s of the
+    tutorial's first epoch here). Call before TensorFlow is imported: it reads
+    TF_XLA_FLAGS once. Returns the folder this process gives TensorFlow, or None.
+
+    TensorFlow's persistent cache writes an entry in place and keys it by the
+    computation only. So the shared folder is one per CPU and TensorFlow version, and
+    TensorFlow gets a private folder of links to the shared entries: what it compiles
+    is moved into the shared folder whole (an atomic rename) when the process exits,
+    and a sweep job never reads another's half-written entry.
+    """
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if not enabled or "tensorflow" in sys.modules or XLA_CACHE_FLAG in flags:
+        return None
+    shared = cache_root() / "xla" / _machine_key()
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        _remove_stale(shared)
+        own = Path(tempfile.mkdtemp(prefix=".run-", dir=shared))
+        for entry in shared.glob("*.pb"):
+            try:
+                os.link(entry, own / entry.name)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(entry, own / entry.name)
+    except OSError as exc:
+        log.warning("no XLA cache: %s (%s)", exc.strerror or exc, shared)
+        return None
+    if any(c.isspace() for c in str(own)):  # TF_XLA_FLAGS is split on white space
+        log.warning("no XLA cache: its folder %s has a space in its path", own)
+        shutil.rmtree(own, ignore_errors=True)
+        return None
+    os.environ["TF_XLA_FLAGS"] = f"{flags} {XLA_CACHE_FLAG}={own}".strip()
+    atexit.register(_publish, own, shared)
+    return own
+
+
+def _publish(own: Path, shared: Path) -> None:
+    """Move the entries this process compiled into the shared folder, whole."""
+    for entry in own.glob("*.pb"):
+        target = shared / entry.name
+        if not target.exists():
+            try:
+                os.replace(entry, target)
+            except OSError:
+                pass
+    shutil.rmtree(own, ignore_errors=True)
+
+
+def _remove_stale(shared: Path) -> None:
+    now = time.time()
+    for folder in shared.glob(".run-*"):
+        try:
+            if now - folder.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _machine_key() -> str:
+    """TensorFlow's version and the CPU's model and instruction set, hashed: compiled
+    code is kept for the machine and the compiler that made it."""
+    import hashlib
+    import platform
+    from importlib import metadata
+
+    versions = []
+    for name in ("tensorflow", "tensorflow-cpu"):
+        try:
+            versions.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = sorted({line for line in handle if line.startswith(("model name", "flags"))})
+    except OSError:
+        cpu = [platform.processor()]
+    text = "\n".join([platform.machine(), *versions, *cpu])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def tensor_loop(training: TrainingConfig) -> bool:
