@@ -216,8 +216,8 @@ class TrainingConfig:
     # (progress, NaN and signal checks) then see every Nth step. strategy=mirrored
     # runs 1: Keras' multi-step loop fails under MirroredStrategy.
     steps_per_execution: int = 32
-    # XLA-compile the full-batch train step: a step 20-40% faster, but compiling
-    # costs ~2 s. null: on for runs of 2,000+ steps (speed.XLA_MIN_STEPS), where it
+    # XLA-compile the full-batch train step: a step about 20% faster, but compiling
+    # costs ~1 s. null: on for runs of 2,000+ steps (speed.XLA_MIN_STEPS), where it
     # pays; the tutorial runs 2,345 (benchmarks/results/).
     jit_compile: Optional[bool] = None
     # Keep compiled XLA steps on disk (speed.use_xla_cache), in $MNIST_EXP_CACHE/xla

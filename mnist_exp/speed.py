@@ -33,9 +33,10 @@ def one_hot_labels(loss: LossConfig, training: TrainingConfig) -> bool:
     return loss.one_hot and not training.sparse_labels
 
 
-# Measured on 784-512-10 (benchmarks/results/): compiling the train step costs about
-# 2 s, and XLA's step is 1-2 ms faster than the graph's (2.5-3.1 s vs 1.7-2.2 s per
-# MNIST epoch on 2 cores). It pays from about 1,500 steps: the tutorial runs 2,345.
+# Measured on 784-512-10 (benchmarks/results/, 2 cores): compiling the train step
+# costs about 1.1 s (less once training.xla_cache holds it), and XLA's step is about
+# 0.45 ms faster than the graph's (2.0 vs 2.5 ms). It pays from about 2,000-2,500
+# steps, about the tutorial's 2,345: benchmarks/README.md compares both.
 XLA_MIN_STEPS = 2_000
 
 
