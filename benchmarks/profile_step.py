@@ -24,11 +24,11 @@ import tensorflow as tf  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from benchmarks.datasets import load_raw  # noqa: E402
-from mnist_exp import speed  # noqa: E402
-from mnist_exp.config import TrainingConfig  # noqa: E402
-from mnist_exp.loop import TensorLoop  # noqa: E402
-from mnist_exp.progress import RichProgress  # noqa: E402
-from mnist_exp.runtime import usable_cores  # noqa: E402
+from mnist_exp.config.schema import TrainingConfig  # noqa: E402
+from mnist_exp.training import speed  # noqa: E402
+from mnist_exp.training.callbacks.progress import RichProgress  # noqa: E402
+from mnist_exp.training.tensor_loop import TensorLoop  # noqa: E402
+from mnist_exp.training.threads import usable_cores  # noqa: E402
 
 BATCH = 128
 TUTORIAL_STEPS = 469 * 5  # the tutorial's run: 60,000 images in batches of 128, 5 epochs
@@ -121,19 +121,16 @@ def parts(x: np.ndarray, y: np.ndarray) -> tuple[dict, int]:
         )
 
     def loop_epoch(callbacks=()):
-        """One epoch of mnist-exp's default loop (loop.TensorLoop), as train.py sets it up;
+        """One epoch of mnist-exp's default loop (TensorLoop), as a run sets it up;
         its validation set is one batch, to time the training steps."""
-        defaults = TrainingConfig()
-        loop = TensorLoop(build(), BATCH, speed.jit_compile(defaults, TUTORIAL_STEPS))
+        defaults = TrainingConfig(batch_size=BATCH, seed=0)
+        loop = TensorLoop(build(), defaults, speed.jit_compile(defaults, TUTORIAL_STEPS))
         return lambda: loop.fit(
             x_all,
             y_all,
             epochs=1,
             initial_epoch=0,
             validation_data=(xb, yb),
-            shuffle=True,
-            seed=0,
-            steps_per_execution=defaults.steps_per_execution,
             callbacks=list(callbacks),
         )
 

@@ -150,7 +150,7 @@ IMPORTS = {
     # the floor under any TensorFlow program's start
     "tensorflow": "import tensorflow",
     # mnist-exp's way: Keras' unused extras refused, the garbage collector paused
-    "mnist_exp": "from mnist_exp import speed; speed.import_keras()",
+    "mnist_exp": "from mnist_exp.app import startup; startup.import_keras()",
 }
 
 

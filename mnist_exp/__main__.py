@@ -1,3 +1,3 @@
-from mnist_exp.cli import main
+from mnist_exp.app.cli import main
 
 main()

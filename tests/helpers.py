@@ -14,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("MNIST_NPZ", ROOT.parent / "shared" / "data" / "mnist.npz"))
 
 
+def class_names(data: str) -> list[str]:
+    """The class names a data option's YAML (conf/data/DATA.yaml) gives its labels."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "conf" / "data" / f"{data}.yaml").read_text())["class_names"]
+
+
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """An environment that cannot reach the internet and keeps caches in tmp."""
     env = dict(os.environ)

@@ -86,8 +86,8 @@ def test_saved_model_reloads_and_predicts_what_predictions_csv_says(smoke_run):
     import keras
 
     run_dir, _ = smoke_run
-    from mnist_exp.config import DataConfig, ValidationConfig
-    from mnist_exp.data import load
+    from mnist_exp.config.schema import DataConfig, ValidationConfig
+    from mnist_exp.data.dataset import load
 
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
     config = yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())
@@ -158,7 +158,7 @@ def test_bad_config_value_fails_before_training_naming_the_key(tmp_path):
 def test_help_and_cfg_job_do_not_import_tensorflow(tmp_path):
     code = (
         "import sys\n"
-        "from mnist_exp.cli import main\n"
+        "from mnist_exp.app.cli import main\n"
         "sys.argv = ['mnist-exp', *sys.argv[1:]]\n"
         "try:\n"
         "    main()\n"

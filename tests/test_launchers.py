@@ -21,10 +21,10 @@ import pytest
 from PIL import Image
 
 from hydra_plugins.mnist_exp_ray_launcher._core import SOCKET_PATH_MAX, SOCKET_SUFFIX
-from mnist_exp import runtime
+from mnist_exp.training import threads as runtime
 from tests.helpers import cli_env
 from tests.test_cli import CONTRACT
-from tests.test_sweep import GRID, SAME_IN_PARALLEL, SMALL, metrics_of, read_summary
+from tests.test_sweeps import GRID, SAME_IN_PARALLEL, SMALL, metrics_of, read_summary
 
 MARKER = "MNIST_EXP_LAUNCHER_TEST"  # in the environment of every process a sweep starts
 RAY = "hydra_plugins.mnist_exp_ray_launcher.ray_launcher.RayLauncher"
@@ -191,7 +191,7 @@ sys.meta_path.insert(0, Hide())
 walk = pkgutil.walk_packages
 pkgutil.walk_packages = lambda *a, **k: (m for m in walk(*a, **k) if not hidden(m.name))
 sys.argv = ["mnist-exp", *sys.argv[1:]]
-from mnist_exp.cli import main
+from mnist_exp.app.cli import main
 main()
 """
 

@@ -199,8 +199,8 @@ def test_wheel_carries_the_configs_and_the_commands(installed):
     assert missing == [], "configs missing from the wheel"
     for needed in ("logger/mlflow.yaml", "logger/tensorboard.yaml", "hydra/help/mnist_exp.yaml"):
         assert f"mnist_exp/conf/{needed}" in names
-    assert "mnist-exp = mnist_exp.cli:main" in scripts
-    assert "mnist-exp-predict = mnist_exp.predict:main" in scripts
+    assert "mnist-exp = mnist_exp.app.cli:main" in scripts
+    assert "mnist-exp-predict = mnist_exp.app.predict:main" in scripts
     assert not [n for n in names if n.startswith(("tests/", "conf/"))]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import to_rgba
 
-from mnist_exp import plots
-from mnist_exp.data import CLASS_NAMES
+from mnist_exp.config.schema import DataConfig
+from mnist_exp.results import plots
+from tests.helpers import class_names
 
-DIGITS = CLASS_NAMES["mnist"]
-FASHION = CLASS_NAMES["fashion_mnist"]
+DIGITS = DataConfig(name="mnist").class_names
+FASHION = class_names("fashion_mnist")
 
 
 def grid_parts(figure):

@@ -12,8 +12,15 @@ import pytest
 import yaml
 from PIL import Image
 
-from mnist_exp import predict, sources
-from mnist_exp.predict import InputError, center_of_mass_paste, from_array, normalise, to_gray
+from mnist_exp.data import sources
+from mnist_exp.predict.images import (
+    InputError,
+    center_of_mass_paste,
+    from_array,
+    normalise,
+    to_gray,
+)
+from mnist_exp.predict.infer import ranked
 from tests.helpers import cli_env
 
 
@@ -113,7 +120,7 @@ def test_arrays_are_taken_in_mnist_form(digits):
 
 def test_ranked_lists_the_most_probable_first():
     p = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
-    assert predict.ranked(p, 2) == [[(1, 0.7), (2, 0.2)], [(0, 0.5), (2, 0.3)]]
+    assert ranked(p, 2) == [[(1, 0.7), (2, 0.2)], [(0, 0.5), (2, 0.3)]]
 
 
 # --- the command, on the smoke run's model ----------------------------------------------
@@ -124,8 +131,8 @@ def model_and_digits(smoke_run):
     """The smoke run's test digits that its model is sure of, two different classes."""
     import keras
 
-    from mnist_exp.config import DataConfig, ValidationConfig
-    from mnist_exp.data import load
+    from mnist_exp.config.schema import DataConfig, ValidationConfig
+    from mnist_exp.data.dataset import load
 
     run_dir, _ = smoke_run
     config = yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())
@@ -146,7 +153,7 @@ def model_and_digits(smoke_run):
 
 def run_predict(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mnist_exp.predict", *args],
+        [sys.executable, "-m", "mnist_exp.app.predict", *args],
         cwd=tmp_path,
         env=cli_env(tmp_path),
         capture_output=True,

@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from mnist_exp.progress import RichProgress
+from mnist_exp.training.callbacks.progress import RichProgress
 
 
 class Model:

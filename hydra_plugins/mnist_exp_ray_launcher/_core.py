@@ -117,10 +117,13 @@ def result(idx: int, sweep_config: DictConfig, ref: Any) -> JobReturn:
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:
-        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        from mnist_exp.errors import first_line
+        from mnist_exp.sweeps.jobs import mark_lost
+
+        message = first_line(exc)
         log.error("job %d ended without a result: %s", idx, message)
         job_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
-        record_lost(job_dir, f"its Ray worker ended without a result: {message}")
+        mark_lost(job_dir, f"its Ray worker ended without a result: {message}")
         return JobReturn(
             overrides=list(sweep_config.hydra.overrides.task),
             working_dir=str(job_dir),
@@ -128,18 +131,6 @@ def result(idx: int, sweep_config: DictConfig, ref: Any) -> JobReturn:
             status=JobStatus.COMPLETED,
             _return_value=math.nan,
         )
-
-
-def record_lost(job_dir: Path, message: str) -> None:
-    from mnist_exp import artifacts
-    from mnist_exp.callbacks import KILLED
-
-    try:
-        status = artifacts.read_json(job_dir / artifacts.METRICS).get("status")
-    except (OSError, ValueError):
-        status = None
-    if status in (None, "running"):
-        artifacts.record_status(job_dir, "failed", reason=KILLED, message=message)
 
 
 def start(params: DictConfig) -> None:

@@ -1,0 +1,116 @@
+"""The `mnist-exp` command: a thin Hydra entry around training.run.
+
+Hydra composes the config; `app` checks it, starts importing TensorFlow on a thread
+while the data load, trains, and returns the objective to a sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+from rich.console import Console
+
+from mnist_exp.app import resume, startup
+from mnist_exp.app.messages import one_line
+from mnist_exp.app.schemas import register
+from mnist_exp.config.help import speed_up_hydra_help
+from mnist_exp.config.schema import Config
+from mnist_exp.config.settings import to_settings
+from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
+from mnist_exp.results.console import print_error
+from mnist_exp.results.files import record_status
+
+# At import, as Hydra's decorator expects: sweep workers that unpickle `app` need them too.
+register()
+speed_up_hydra_help()  # --help lists the groups in ms, not seconds (config/help.py)
+log = logging.getLogger("mnist_exp")
+# The user asked for stack traces instead of one-line errors.
+DEBUG = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def main() -> None:
+    """Console entry: Hydra's app, with bad input reported in one line (exit 2).
+
+    Set HYDRA_FULL_ERROR=1 to see Hydra's own report with its stack trace.
+    """
+    startup.run_command(_main)
+
+
+def _main() -> int | str | None:
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the line is printed here
+    try:
+        sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
+        app()
+    except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
+        if DEBUG:
+            raise
+        print_error(one_line(exc))
+        return 2
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path="pkg://mnist_exp.conf", config_name="config")
+def app(cfg: DictConfig) -> float:
+    """One run. In a sweep a failed job returns NaN so that the others go on;
+    its metrics.json says why, and the sweep's summary lists it."""
+    startup.quiet_environment()  # sweep workers start here, not in main()
+    hydra_cfg = HydraConfig.get()
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        settings = to_settings(cfg)
+        from mnist_exp.training.xla_cache import use_xla_cache
+
+        use_xla_cache(settings.training.xla_cache)  # before TensorFlow reads its flags
+        startup.start_keras_import()  # on a thread, while the data load
+        dataset = load_data(settings)  # bad data fails here, before training starts
+    except (ConfigError, DataError) as exc:
+        record_status(run_dir, "failed", reason=exc.reason, message=str(exc))
+        return fail(str(exc), in_sweep)
+    try:
+        startup.import_keras()  # TensorFlow is imported from here on
+        from mnist_exp.training.run import run
+
+        metrics = run(settings, run_dir, Console(), dataset, resume=settings.resume is not None)
+    except RunInterrupted as exc:
+        print_error(f"interrupted by {exc}")
+        sys.exit(130 if exc.signal_name == "SIGINT" else 143)
+    except UserError as exc:  # training.run has recorded it in metrics.json
+        return fail(str(exc), in_sweep)
+    except Exception as exc:
+        if not in_sweep:
+            raise
+        log.exception("job %s failed", hydra_cfg.job.num)
+        return fail(describe_failure(exc)[1], in_sweep)
+    return metrics[settings.optimized_metric]
+
+
+def load_data(settings: Config):
+    from mnist_exp.data.dataset import load
+
+    dataset = load(settings.data, settings.validation, settings.training.seed)
+    if settings.training.batch_size > len(dataset.y_train):
+        raise ConfigError(
+            f"training.batch_size={settings.training.batch_size} is larger than the "
+            f"{len(dataset.y_train)} training examples; use at most that"
+        )
+    return dataset
+
+
+def fail(message: str, in_sweep: bool) -> float:
+    """One line on stderr; exit 2 for a single run, NaN for a sweep job so others go on."""
+    if DEBUG and sys.exc_info()[0] is not None:
+        raise  # the error being handled, with its traceback
+    print_error(message)
+    if in_sweep:
+        return float("nan")
+    sys.exit(2)

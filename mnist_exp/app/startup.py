@@ -1,0 +1,135 @@
+"""How the commands start and end: a quiet environment, Keras imported on a thread
+while the data load, and an exit that skips TensorFlow's teardown.
+
+TensorFlow is imported only once a run really starts, so `--help`, `--cfg job` and
+config errors answer at once (benchmarks/README.md times each part).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import NoReturn
+
+DEFAULT_ENVIRONMENT = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ logs: noise to a user
+    "MPLBACKEND": "Agg",  # plots are files; no display needed
+}
+
+
+def quiet_environment() -> None:
+    """Defaults the user has not set, before TensorFlow or matplotlib read them."""
+    for name, value in DEFAULT_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+def run_command(main: Callable[[], int | None]) -> NoReturn:
+    """Run a command's main and exit with its code."""
+    quiet_environment()
+    try:
+        code = main()
+    except SystemExit as exc:
+        code = exc.code
+    exit_without_teardown(code)
+
+
+# Optional extras Keras and TensorFlow import when they are installed (each import is
+# guarded): scikit-learn for Keras' sklearn wrappers, pyplot for an image gallery,
+# SciPy's sparse matrices for TensorFlow's legacy tf.keras. mnist-exp uses none of them
+# through Keras: it splits with NumPy, draws with matplotlib's Figure (no pyplot), and
+# Keras imports SciPy lazily where it needs it.
+KERAS_EXTRAS = ("sklearn", "matplotlib.pyplot", "scipy")
+
+
+class _Refuse:
+    """An import finder that reports the named modules as not installed, to the
+    thread that installed it only: other threads import them as usual."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() != self.thread:
+            return None
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+_importing: threading.Thread | None = None
+
+
+def start_keras_import() -> None:
+    """Begin importing Keras and TensorFlow on a background thread.
+
+    Called once a run's config is valid, so that the import overlaps loading and
+    splitting the data; import_keras() waits for it. Its failures are left for
+    import_keras() to raise again, on the main thread.
+    """
+    global _importing
+    if "keras" in sys.modules or _importing is not None:
+        return
+    _importing = threading.Thread(target=_import_quietly, name="import-keras", daemon=True)
+    _importing.start()
+
+
+def _import_quietly() -> None:
+    try:
+        import_keras()
+    except BaseException:  # noqa: BLE001 - import_keras() on the main thread reports it
+        pass
+
+
+def import_keras() -> None:
+    """Import Keras (and TensorFlow) without the extras it would load but mnist-exp
+    never uses through it; later imports of those modules work as usual.
+
+    The import creates hundreds of thousands of objects, nearly all kept for the life
+    of the process: Python's cyclic garbage collector is paused while they come, and
+    they are then frozen out of later collections (gc.freeze).
+    """
+    if _importing is not None and _importing is not threading.current_thread():
+        _importing.join()
+    if "keras" in sys.modules:
+        return
+    refuse = _Refuse([name for name in KERAS_EXTRAS if name not in sys.modules])
+    sys.meta_path.insert(0, refuse)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import keras  # noqa: F401
+    finally:
+        sys.meta_path.remove(refuse)
+        if collecting:
+            gc.freeze()
+            gc.enable()
+
+
+def exit_without_teardown(code: int | str | None = 0) -> NoReturn:
+    """End the process with `code`, as sys.exit would, once its work is written.
+
+    Python's exit hooks run as usual (logging's flush, a sweep's summary, trackers);
+    what is skipped, where TensorFlow is loaded (or loading), is the interpreter's
+    final teardown: TensorFlow's C++ runtime takes seconds to unload and writes
+    nothing a run needs, and a half-finished import cannot be torn down.
+    Without TensorFlow (--help, --cfg job, config errors) it is sys.exit.
+    """
+    if "tensorflow" not in sys.modules and _importing is None:
+        sys.exit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -1,0 +1,1 @@
+"""The typed schemas every config group extends, their checks, and --help."""

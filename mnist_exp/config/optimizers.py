@@ -1,0 +1,90 @@
+"""Typed schemas of the optimizer group: one per Keras optimizer, its keyword arguments."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import MISSING
+
+from mnist_exp.errors import require
+
+
+@dataclass
+class OptimizerConfig:
+    """Fields are the keyword arguments of the Keras optimizer of that name."""
+
+    name: str = MISSING
+    learning_rate: float = 0.001
+
+    def __post_init__(self) -> None:
+        default = type(self).__dataclass_fields__["name"].default
+        if default is not MISSING:  # each subclass holds the fields of one optimizer
+            require(
+                self.name == default,
+                "optimizer.name",
+                self.name,
+                f"{default!r} for these fields; pick another with optimizer={names()}",
+            )
+        lr = self.learning_rate
+        require(lr > 0 and math.isfinite(lr), "optimizer.learning_rate", lr, "a finite number > 0")
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "name"}
+
+
+@dataclass
+class RMSpropConfig(OptimizerConfig):
+    name: str = "rmsprop"
+    rho: float = 0.9
+    momentum: float = 0.0
+    epsilon: float = 1e-7
+    centered: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(0.0 <= self.rho < 1.0, "optimizer.rho", self.rho, "a value in [0, 1)")
+        require(
+            0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)"
+        )
+        require(self.epsilon > 0, "optimizer.epsilon", self.epsilon, "a value > 0")
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    name: str = "adam"
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    amsgrad: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("beta_1", "beta_2"):
+            value = getattr(self, key)
+            require(0.0 <= value < 1.0, f"optimizer.{key}", value, "a value in [0, 1)")
+        require(self.epsilon > 0, "optimizer.epsilon", self.epsilon, "a value > 0")
+
+
+@dataclass
+class SGDConfig(OptimizerConfig):
+    name: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "a value in [0, 1)"
+        )
+
+
+def choices() -> list[type[OptimizerConfig]]:
+    """Every optimizer's schema: the subclasses of OptimizerConfig, each naming one."""
+    return OptimizerConfig.__subclasses__()
+
+
+def names() -> str:
+    return "|".join(cls.name for cls in choices())

@@ -1,0 +1,72 @@
+"""The composed config as typed settings: every check runs here, before TensorFlow."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from mnist_exp.config import optimizers
+from mnist_exp.config.schema import Config
+from mnist_exp.config.targets import check_targets
+from mnist_exp.errors import ConfigError, require
+from mnist_exp.results.metrics import EPOCH_NAMES
+
+
+def to_settings(cfg: DictConfig) -> Config:
+    """Turn a composed config into dataclasses, running every range check.
+
+    Raises ConfigError naming the key when a value is out of range.
+    """
+    check_keys(cfg, "")
+    callbacks = cfg.get("callbacks")
+    if OmegaConf.is_config(callbacks):  # before to_object builds the callbacks' schemas
+        check_callbacks(OmegaConf.to_container(callbacks, resolve=True))
+    try:
+        settings = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except MissingMandatoryValue as exc:  # e.g. a group removed with ~optimizer
+        raise ConfigError(
+            f"{exc.full_key} has no value; choose one with {exc.full_key}=..."
+        ) from None
+    except Exception as exc:  # OmegaConf wraps __post_init__ errors
+        cause = exc.__cause__ if isinstance(exc.__cause__, ConfigError) else None
+        if cause is None:
+            raise
+        raise cause from None
+    if not isinstance(settings.optimizer, optimizers.OptimizerConfig):
+        raise ConfigError(f"optimizer: no optimizer chosen; use optimizer={optimizers.names()}")
+    return settings
+
+
+def check_callbacks(callbacks: dict[str, Any]) -> None:
+    """Each callback names an allowed class, and watches a metric of the vocabulary."""
+    for name, spec in callbacks.items():
+        key = f"callbacks.{name}"
+        if not isinstance(spec, dict) or "_target_" not in spec:
+            raise ConfigError(f"{key}: a callback's config names its class as _target_")
+        check_targets(spec, key)
+        if "monitor" in spec:
+            monitor = spec["monitor"]
+            require(monitor in EPOCH_NAMES, f"{key}.monitor", monitor, f"one of {EPOCH_NAMES}")
+
+
+def check_keys(node: DictConfig, prefix: str) -> None:
+    """Keys added with `+key=value` that no schema knows are mistakes: refuse them."""
+    schema = OmegaConf.get_type(node)
+    known = (
+        {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    )
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        if known is not None and key not in known:
+            raise ConfigError(
+                f"{path} is not a config key; {prefix.rstrip('.') or 'the top level'} has: "
+                f"{', '.join(sorted(known))}"
+            )
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            check_keys(child, f"{path}.")

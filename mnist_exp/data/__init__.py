@@ -1,0 +1,1 @@
+"""Data sets: their sources, checks, stratified splits, preparation and labels."""

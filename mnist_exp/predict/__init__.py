@@ -1,0 +1,1 @@
+"""Predicting image files: reading them, normalising them as MNIST's digits, inference."""

@@ -1,0 +1,90 @@
+"""The one metric vocabulary: names (split/name), directions, display formats, where
+each one appears. history.csv, metrics.json, monitors, optimized_metric, sweep
+summaries and trackers all take their names from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fmt: str = ".4f"  # how tables print it
+    keras: str | None = None  # Keras' log key, for the values measured every epoch
+    objective: bool = False  # may be optimized_metric, a sweeper's objective
+    summary: str | None = None  # a sweep summary column: "csv" only, or "md" (csv and md)
+    tracked: bool = True  # sent to trackers as a final value (not: descriptions of the run)
+    final: str | None = None  # its final value's tracker name, beside its per-epoch series
+
+    @property
+    def direction(self) -> str:
+        return direction(self.name)
+
+
+METRICS = (
+    Metric(
+        "val/accuracy",
+        keras="val_accuracy",
+        objective=True,
+        summary="md",
+        final="best/val/accuracy",
+    ),
+    Metric("val/loss", keras="val_loss", objective=True, summary="md", final="best/val/loss"),
+    Metric("val/best_epoch", fmt="d", summary="md"),
+    Metric("test/accuracy", objective=True, summary="md"),
+    Metric("test/loss", objective=True, summary="md"),
+    Metric("train/accuracy", keras="accuracy", objective=True, summary="csv"),
+    Metric("train/loss", keras="loss", objective=True, summary="csv"),
+    Metric("epochs", fmt="d", summary="md"),
+    Metric("train/seconds", fmt=".1f", summary="md"),
+    Metric("wall_seconds", fmt=".1f", summary="md"),
+    Metric("threads", fmt="d", summary="csv", tracked=False),
+    Metric("test/correct", fmt="d"),
+    Metric("test/incorrect", fmt="d"),
+    Metric("train/samples_per_second", fmt=",.0f"),
+    Metric("params", fmt="d"),
+    Metric("seed", fmt="d", tracked=False),
+)
+BY_NAME = {metric.name: metric for metric in METRICS}
+
+KERAS_TO_NAME = {m.keras: m.name for m in METRICS if m.keras}
+EPOCH_NAMES = tuple(KERAS_TO_NAME.values())  # measured every epoch: what a monitor can watch
+HISTORY_COLUMNS = [
+    "epoch",
+    "train/loss",
+    "train/accuracy",
+    "val/loss",
+    "val/accuracy",
+    "lr",
+    "seconds",
+]
+DEFAULT_OBJECTIVE = "val/accuracy"  # the best epoch's: what a run returns to a sweeper
+OBJECTIVES = tuple(m.name for m in METRICS if m.objective)
+SUMMARY_COLUMNS = [m.name for m in METRICS if m.summary]
+SUMMARY_MD_COLUMNS = [m.name for m in METRICS if m.summary == "md"]
+
+
+def from_keras(logs: dict) -> dict[str, float]:
+    """Rename Keras' log keys (val_accuracy) to the vocabulary (val/accuracy)."""
+    return {KERAS_TO_NAME[k]: float(v) for k, v in logs.items() if k in KERAS_TO_NAME}
+
+
+def to_keras(name: str) -> str:
+    """The Keras log key of a per-epoch metric (val/loss -> val_loss)."""
+    return BY_NAME[name].keras or name
+
+
+def direction(metric: str) -> str:
+    """How a sweep ranks by `metric`: "minimize" a loss, "maximize" anything else (accuracy)."""
+    return "minimize" if metric.rsplit("/", 1)[-1] == "loss" else "maximize"
+
+
+def format_value(value: float, name: str) -> str:
+    """A metric as tables print it; a name outside the vocabulary to 3 significant digits."""
+    metric = BY_NAME.get(name)
+    if metric is None:
+        return f"{value:.3g}"
+    if metric.fmt == "d":
+        return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+    return format(value, metric.fmt)

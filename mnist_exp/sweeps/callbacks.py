@@ -1,0 +1,121 @@
+"""The Hydra callbacks of every run and sweep (hydra.callbacks in conf/config.yaml):
+outputs are never written over, and every sweep ends with its summary, whatever
+its sweeper and launcher."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.results.console import print_error
+from mnist_exp.results.files import METRICS, sqlite_path
+from mnist_exp.sweeps.jobs import mark_lost_jobs
+
+log = logging.getLogger(__name__)
+
+
+class ProtectOutputs(Callback):
+    """A run never writes over another run's files.
+
+    Run directories are unique to the microsecond; this catches the rest: an
+    explicit hydra.run.dir / hydra.sweep.dir that already holds results. Hydra
+    turns exceptions raised in callbacks into warnings and goes on, so a refusal
+    exits here, before Hydra creates or writes anything.
+    """
+
+    def _refuse(self, message: str) -> None:
+        print_error(message)
+        raise SystemExit(2)
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        run_dir = Path(config.hydra.run.dir)
+        if config.get("resume") is None and (run_dir / METRICS).exists():
+            self._refuse(
+                f"hydra.run.dir={run_dir} already holds a run; choose another directory, "
+                f"or continue it with resume={run_dir}"
+            )
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if (sweep_dir / "multirun.yaml").exists():
+            self._refuse(
+                f"hydra.sweep.dir={sweep_dir} already holds a sweep; choose another directory"
+            )
+
+
+class SweepSummary(Callback):
+    """Writes summary.csv, summary.md and plots/sweep.png in the sweep directory, prints
+    the ranked table, and exits non-zero when any job did not complete.
+
+    Jobs never stop a sweep (a failed job returns NaN), so this is where a sweep
+    with failures gets its non-zero exit: SystemExit passes through Hydra's error
+    handling, which turns exceptions from callbacks into warnings.
+
+    A sweep that ends early (Ctrl-C, SIGTERM, a crash, joblib's pool broken by a
+    killed worker) gets its summary too, when the process exits; a job still
+    "running" then has lost its process, and is recorded as failed: killed.
+    """
+
+    def __init__(self, exit_on_failure: bool = True) -> None:
+        self.exit_on_failure = exit_on_failure
+        self._unfinished: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # SQLite creates the study's file but not its folder (Optuna's storage=sqlite:///...).
+        database = sqlite_path(OmegaConf.select(config, "hydra.sweeper.storage", default=None))
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if (sweep_dir / "multirun.yaml").exists():
+            return  # another sweep's directory (refused): its jobs are none of ours to mark
+        self._unfinished = sweep_dir
+        # Imported now: at exit, an import that registers its own atexit hook fails.
+        import matplotlib.backends.backend_agg  # noqa: F401
+
+        from mnist_exp.results import plots  # noqa: F401
+        from mnist_exp.sweeps import console, summary  # noqa: F401
+
+        atexit.register(self._summarize_at_exit)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._unfinished = None
+        sweep_dir = Path(config.hydra.sweep.dir)
+        summary = summarize(sweep_dir)
+        failed = summary.failed
+        if len(failed) and self.exit_on_failure:
+            jobs = ", ".join(str(job) for job in failed["job"])
+            print_error(
+                f"{len(failed)} of {len(summary.table)} jobs did not complete (job {jobs}); "
+                f"see {sweep_dir / 'summary.md'}"
+            )
+            raise SystemExit(1)
+
+    def _summarize_at_exit(self) -> None:
+        sweep_dir, self._unfinished = self._unfinished, None
+        if sweep_dir is None or not sweep_dir.is_dir():
+            return
+        try:
+            mark_lost_jobs(sweep_dir)
+            summarize(sweep_dir)
+        except Exception as exc:  # the process is ending: say it, never raise
+            log.warning("could not write the summary of %s: %s", sweep_dir, exc)
+
+
+def summarize(sweep_dir: Path):
+    """Write the sweep's summary files and print its ranked table; return the Summary."""
+    from rich.console import Console
+
+    from mnist_exp.sweeps import summary as sweep_summary
+    from mnist_exp.sweeps.console import print_sweep
+
+    summary = sweep_summary.build(sweep_dir)
+    sweep_summary.write(summary, sweep_dir)
+    console = Console()
+    print_sweep(console, summary)
+    console.print(f"summary: {sweep_dir / sweep_summary.SUMMARY_MD}", highlight=False)
+    return summary

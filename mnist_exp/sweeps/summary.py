@@ -1,0 +1,173 @@
+"""A sweep's summary: one row per job, rebuilt from the jobs' own files.
+
+Only each job's `.hydra/` files and `metrics.json` are read, so the summary can
+be rebuilt from any sweep or outputs directory at any time: while the sweep
+runs, after it was interrupted, or long after. A job directory without
+metrics.json (a job that has not got that far, or was killed) is "incomplete".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mnist_exp.results import files
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction
+from mnist_exp.sweeps.tables import to_markdown
+
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+SWEEP_PLOT = "plots/sweep.png"
+INCOMPLETE = "incomplete"  # no metrics.json (yet)
+
+TEXT_COLUMNS = ["status", "reason", "message", "path"]  # status, reason before the metrics
+
+
+@dataclass
+class Summary:
+    root: Path
+    table: pd.DataFrame  # one row per job, ranked: best first, unranked (failed) last
+    objective: str  # the metric jobs return to the sweeper (optimized_metric)
+    direction: str  # "maximize" or "minimize"
+    swept: list[str]  # override keys whose value differs between jobs
+    common: list[str]  # overrides that every job shares, as key=value
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """Jobs that did not complete: failed, interrupted, running or incomplete."""
+        return self.table[self.table["status"] != "completed"]
+
+
+def build(root: Path) -> Summary:
+    """Read every job directory under `root` (a sweep, or a folder of sweeps and runs)."""
+    root = Path(root)
+    jobs = find_jobs(root)
+    rows = [read_job(job, root) for job in jobs]
+    overrides = [row.pop("_overrides") for row in rows]
+    objective = _most_common([row.pop("_objective") for row in rows]) or DEFAULT_OBJECTIVE
+    metric_columns = SUMMARY_COLUMNS + ([objective] if objective not in SUMMARY_COLUMNS else [])
+
+    keys = list(dict.fromkeys(key for job in overrides for key in job))
+    swept = [k for k in keys if len({job.get(k) for job in overrides}) > 1]
+    given = [row.pop("_given") for row in rows]
+    common = [o for o in given[0] if _split(o)[0] not in swept] if rows else []
+    table = pd.DataFrame(
+        {
+            "job": pd.Series([row["job"] for row in rows], dtype="Int64"),
+            **{key: _typed([job.get(key) for job in overrides]) for key in keys},
+            **{c: pd.Series([row[c] for row in rows], dtype=object) for c in TEXT_COLUMNS[:2]},
+            **{c: _numbers([row["_metrics"].get(c) for row in rows]) for c in metric_columns},
+            **{c: pd.Series([row[c] for row in rows], dtype=object) for c in TEXT_COLUMNS[2:]},
+        }
+    )
+    table = rank(table, objective, direction(objective))
+    return Summary(root, table, objective, direction(objective), swept, common)
+
+
+def find_jobs(root: Path) -> list[Path]:
+    """Directories under `root` (itself included) that Hydra made for a job."""
+    found = {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
+    found |= {p.parent for p in root.rglob(files.METRICS)}
+    return sorted(found, key=_job_sort_key)
+
+
+def read_job(job_dir: Path, root: Path) -> dict:
+    hydra_dir = job_dir / ".hydra"
+    hydra = _read_yaml(hydra_dir / "hydra.yaml", dict).get("hydra") or {}
+    config = _read_yaml(hydra_dir / "config.yaml", dict)
+    overrides = _read_yaml(hydra_dir / "overrides.yaml", list)
+    try:
+        result = files.read_json(job_dir / files.METRICS)
+    except (OSError, ValueError):
+        result = {"status": INCOMPLETE}
+    num = (hydra.get("job") or {}).get("num")
+    if not isinstance(num, int):
+        num = int(job_dir.name) if job_dir.name.isdigit() else None
+    return {
+        "job": num,
+        "path": str(job_dir.relative_to(root)) if job_dir != root else ".",
+        "status": result.get("status") or INCOMPLETE,
+        "reason": result.get("reason"),
+        "message": result.get("message"),
+        "_metrics": result,
+        "_overrides": dict(_split(o) for o in overrides if isinstance(o, str)),
+        "_given": [o for o in overrides if isinstance(o, str)],
+        "_objective": config.get("optimized_metric"),
+    }
+
+
+def rank(table: pd.DataFrame, objective: str, direction: str) -> pd.DataFrame:
+    """Completed jobs by objective, best first; then the rest. Ties and the rest keep
+    the table's order (by job number, or by path across sweeps), as does its index."""
+    done = table["status"].eq("completed") & table[objective].notna()
+    ranked = table[done].sort_values(objective, ascending=direction == "minimize", kind="stable")
+    out = pd.concat([ranked, table[~done]])
+    out.insert(0, "rank", pd.array([*range(1, len(ranked) + 1)] + [None] * (~done).sum(), "Int64"))
+    return out
+
+
+def write(summary: Summary, folder: Path | None = None) -> list[Path]:
+    """summary.csv (by job number), summary.md (ranked) and plots/sweep.png in `folder`."""
+    from mnist_exp.results import plots
+
+    folder = Path(folder or summary.root)
+    by_job = summary.table.sort_index()  # the order of the jobs, not of the ranking
+    return [
+        files.write_csv(folder / SUMMARY_CSV, by_job),
+        files.write_with(folder / SUMMARY_MD, lambda p: p.write_text(to_markdown(summary))),
+        files.write_figure(
+            folder / SWEEP_PLOT,
+            plots.sweep(summary.table, summary.objective, _numeric(summary.table, summary.swept)),
+        ),
+    ]
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def _typed(values: list) -> pd.Series:
+    """Override values as numbers when every given value is one (for plots and sorting)."""
+    series = pd.Series(values, dtype=object)
+    numbers = pd.to_numeric(series, errors="coerce")
+    if series.notna().any() and numbers.notna().sum() == series.notna().sum():
+        return numbers
+    return series
+
+
+def _numbers(values: list) -> pd.Series:
+    """A metric column: integers stay integers (epochs), gaps are missing values."""
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, int) and not isinstance(v, bool) for v in given):
+        return pd.Series(values, dtype="Int64")
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
+
+
+def _numeric(table: pd.DataFrame, columns: list[str]) -> list[str]:
+    return [c for c in columns if pd.api.types.is_numeric_dtype(table[c])]
+
+
+def _most_common(values: list) -> str | None:
+    present = [v for v in values if isinstance(v, str)]
+    return Counter(present).most_common(1)[0][0] if present else None
+
+
+def _read_yaml(path: Path, kind: type):
+    """A YAML file's content, or an empty `kind` when it is missing or half-written."""
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return kind()
+    return content if isinstance(content, kind) else kind()
+
+
+def _job_sort_key(path: Path) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in path.parts)

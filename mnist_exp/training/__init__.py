@@ -1,0 +1,1 @@
+"""How a run trains: its steps (run.py), the two loops, speed options, devices, threads."""

@@ -1,0 +1,293 @@
+"""logger=mlflow: each run (and each sweep job) is one MLflow run.
+
+Its params are the flattened config, its metrics history.csv's rows and
+metrics.json's final values, read back from the run directory (the contract every
+other piece reads too), with its plots and model as files. mlflow is optional
+(`pip install 'mnist-exp[tracking]'`) and imported only when this logger is chosen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mnist_exp.config.schema import Config
+from mnist_exp.config.trackers import MlflowConfig
+from mnist_exp.errors import ConfigError, UserError, first_line
+from mnist_exp.results import files
+from mnist_exp.results.files import sqlite_path
+from mnist_exp.results.metrics import HISTORY_COLUMNS, METRICS
+
+log = logging.getLogger(__name__)
+
+MLFLOW_RUN = "mlflow.json"  # in the run directory: which MLflow run it is (for resume)
+# How a run ended (metrics.json's status) in MLflow's words.
+MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+# metrics.json's best-epoch values under names that do not clash with the per-epoch
+# series (whose last value is the last epoch's, not the best one's).
+FINAL_RENAMES = {m.name: m.final for m in METRICS if m.final}
+NOT_METRICS = {m.name for m in METRICS if not m.tracked}  # numbers that describe, not measure
+# Overrides that say how a run is run, not what it trains: left out of its MLflow name.
+HOW_KEYS = ("logger", "training.progress", "training.threads", "resume", "hydra.")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    """{"model": {"units": 512}} -> {"model.units": "512"}: MLflow's params are flat strings."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def params(cfg: Config) -> dict[str, str]:
+    """The run's config as MLflow params; `logger` and `resume` say how it is run, not what."""
+    tree = dataclasses.asdict(cfg)
+    for key in ("logger", "resume"):
+        tree.pop(key, None)
+    return flatten(tree)
+
+
+def final_metrics(metrics: dict) -> dict[str, float]:
+    """metrics.json's numbers, less the per-epoch series MLflow already has."""
+    per_epoch = set(HISTORY_COLUMNS) - {"epoch"}
+    final = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or key in NOT_METRICS:
+            continue
+        if not math.isfinite(value):
+            continue
+        if key in FINAL_RENAMES:
+            final[FINAL_RENAMES[key]] = float(value)
+        elif key not in per_epoch:
+            final[key] = float(value)
+    return final
+
+
+def absolute_uri(uri: str) -> str:
+    """A relative sqlite path made absolute, so that every record names the same file."""
+    path = sqlite_path(uri)
+    return f"sqlite:///{path.expanduser().resolve()}" if path is not None else uri
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Parallel sweep jobs must not create the sqlite store's tables at the same time."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def open_run(cfg: Config, run_dir: Path, resume: bool) -> MlflowRun:
+    """The run's MLflow run; MLflow's own errors (an unknown scheme, a bad database)
+    are one config error naming the tracking URI."""
+    try:
+        return MlflowRun.open(cfg.logger.mlflow, cfg, run_dir, resume)
+    except (UserError, OSError):
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"logger.mlflow.tracking_uri={cfg.logger.mlflow.tracking_uri}: {first_line(exc)}"
+        ) from exc
+
+
+def _import_mlflow_client():
+    """MlflowClient, without MLflow's INFO lines (creating its tables, alembic's steps)
+    and without usage telemetry: a local, offline tracker sends nothing unless asked."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient  # configures the mlflow logger: quiet it after
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return MlflowClient
+
+
+class MlflowRun:
+    """One MLflow run for one mnist-exp run, through MlflowClient (no global active run,
+    so sweep jobs in one process never log into each other's runs)."""
+
+    def __init__(self, client, run_id: str, cfg: MlflowConfig, run_dir: Path) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.cfg = cfg
+        self.run_dir = run_dir
+        # The last epoch MLflow has (a resumed run has the epochs before the interruption).
+        steps = [m.step for m in client.get_metric_history(run_id, HISTORY_COLUMNS[1])]
+        self.logged_epoch = max(steps, default=0)
+
+    @classmethod
+    def open(cls, cfg: MlflowConfig, config: Config, run_dir: Path, resume: bool) -> MlflowRun:
+        """Create the run (or, on resume, reopen the one the run directory names)."""
+        MlflowClient = _import_mlflow_client()
+
+        uri = absolute_uri(cfg.tracking_uri)
+        with store_lock(uri):
+            client = MlflowClient(tracking_uri=uri)
+            run_id = cls._previous_run(client, run_dir) if resume else None
+            if run_id is not None:
+                client.update_run(run_id, status="RUNNING")
+            else:
+                experiment_id = cls._experiment(client, cfg, uri)
+                run_id = client.create_run(
+                    experiment_id, run_name=run_name(cfg, run_dir), tags=run_tags(run_dir, config)
+                ).info.run_id
+                files.write_json(
+                    run_dir / MLFLOW_RUN,
+                    {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id},
+                )
+        run = cls(client, run_id, cfg, run_dir)
+        try:
+            run.log_params(params(config))
+        except Exception:
+            client.set_terminated(run_id, status="FAILED")
+            raise
+        return run
+
+    @staticmethod
+    def _previous_run(client, run_dir: Path) -> str | None:
+        try:
+            run_id = files.read_json(run_dir / MLFLOW_RUN)["run_id"]
+            client.get_run(run_id)
+        except Exception:  # no record, or a run the store no longer has: start a new one
+            return None
+        return run_id
+
+    @staticmethod
+    def _experiment(client, cfg: MlflowConfig, uri: str) -> str:
+        experiment = client.get_experiment_by_name(cfg.experiment)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = cfg.artifact_location
+        db = sqlite_path(uri)
+        if location is None and db is not None:
+            location = (db.parent / "mlartifacts").as_uri()
+        return client.create_experiment(cfg.experiment, artifact_location=location)
+
+    def log_params(self, values: dict[str, str]) -> None:
+        """Params are write-once in MLflow: a resumed run (which may change only
+        training.progress) keeps those it has."""
+        from mlflow.entities import Param
+
+        have = self.client.get_run(self.run_id).data.params
+        items = [Param(k, v) for k, v in values.items() if k not in have]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_metrics(self, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in values.items() if math.isfinite(v)]
+        if items:
+            self.client.log_batch(self.run_id, metrics=items)
+
+    def log_history(self) -> None:
+        """history.csv's rows that MLflow does not have yet, each at step = epoch: the
+        same names and the same values as the file."""
+        import pandas as pd
+
+        path = self.run_dir / files.HISTORY
+        if not path.is_file():
+            return
+        for row in pd.read_csv(path).to_dict("records"):
+            epoch = int(row.pop("epoch"))
+            if epoch > self.logged_epoch:
+                self.log_metrics(row, step=epoch)
+                self.logged_epoch = epoch
+
+    def epoch_callback(self):
+        """A Keras callback that sends each epoch to MLflow once the run has written its
+        row (the checkpointer writes history.csv at the end of every completed epoch)."""
+        import keras
+
+        run = self
+
+        class MlflowEpochs(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                run.log_history()
+
+        return MlflowEpochs()
+
+    def finish(self, status: str) -> None:
+        """Final metrics, artifacts, and how the run ended (FINISHED, FAILED, KILLED)."""
+        try:
+            metrics = files.read_json(self.run_dir / files.METRICS)
+        except (OSError, ValueError):
+            metrics = {}
+        try:
+            self.log_history()
+            self.log_metrics(final_metrics(metrics), step=int(metrics.get("epochs") or 0))
+            for key in ("reason", "message"):
+                if metrics.get(key):
+                    self.client.set_tag(self.run_id, f"mnist_exp.{key}", str(metrics[key])[:5000])
+            self.client.set_tag(self.run_id, "mnist_exp.status", status)
+            self.log_artifacts()
+        finally:
+            self.client.set_terminated(self.run_id, status=MLFLOW_STATUS.get(status, "FAILED"))
+
+    def log_artifacts(self) -> None:
+        run_dir = self.run_dir
+        if self.cfg.log_artifacts:
+            if (run_dir / files.PLOTS).is_dir():
+                self.client.log_artifacts(self.run_id, str(run_dir / files.PLOTS), "plots")
+            for name in (files.METRICS, files.HISTORY):
+                if (run_dir / name).is_file():
+                    self.client.log_artifact(self.run_id, str(run_dir / name))
+            for path in sorted((run_dir / ".hydra").glob("*.yaml")):
+                self.client.log_artifact(self.run_id, str(path), "hydra")
+        if self.cfg.log_model:
+            for name in (files.MODEL, files.MODEL_H5):
+                if (run_dir / name).is_file():
+                    self.client.log_artifact(self.run_id, str(run_dir / name), "model")
+
+
+def run_name(cfg: MlflowConfig, run_dir: Path) -> str:
+    """The configured name, else the job's overrides that change what is trained
+    (model=two_hidden,optimizer=adam), else the run directory's name."""
+    if cfg.run_name:
+        return cfg.run_name
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        what = [
+            o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(HOW_KEYS)
+        ]
+        if what:
+            return ",".join(what)[:250]
+    return run_dir.name
+
+
+def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
+    """Where the run lives, so that MLflow and the run directory lead to each other."""
+    tags = {
+        "mnist_exp.run_dir": str(run_dir.resolve()),
+        "mnist_exp.optimized_metric": cfg.optimized_metric,
+        "mlflow.source.name": "mnist-exp",
+    }
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        tags["mnist_exp.overrides"] = " ".join(hydra.overrides.task)[:5000]
+        if hydra.mode is not None and hydra.mode.name == "MULTIRUN":
+            tags["mnist_exp.sweep_dir"] = str(Path(hydra.sweep.dir).resolve())
+            tags["mnist_exp.job"] = str(hydra.job.num)
+    return tags

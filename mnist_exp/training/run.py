@@ -1,0 +1,289 @@
+"""One run, end to end: data -> model -> fit -> evaluate -> save -> reload -> predict.
+
+`run` reads as its steps: build_or_resume, fit, evaluate_and_verify, write_results.
+It hands every file to results/ and returns the metrics dict, whose keys are the
+metric vocabulary (results/metrics.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from mnist_exp.config.schema import Config
+from mnist_exp.data import labels
+from mnist_exp.data.dataset import Dataset, load
+from mnist_exp.errors import DivergedError, ModelFileError, RunInterrupted, describe_failure
+from mnist_exp.models.catalog import build_model
+from mnist_exp.models.files import check_reload, load_model, save_model
+from mnist_exp.models.inference import predict
+from mnist_exp.results import files, run_files
+from mnist_exp.results.console import print_run
+from mnist_exp.training import devices, threads
+from mnist_exp.training.callbacks import checkpoint, trackers
+from mnist_exp.training.callbacks.from_config import configured_callbacks
+from mnist_exp.training.callbacks.guards import StopOnNaN, StopOnSignal
+from mnist_exp.training.callbacks.history import EpochRecorder
+from mnist_exp.training.callbacks.progress import RichProgress
+from mnist_exp.training.compile import compile_model
+from mnist_exp.training.loops import Loop, make_loop
+from mnist_exp.training.tensors import as_tensor
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    cfg: Config,
+    run_dir: Path,
+    console: Console | None = None,
+    dataset: Dataset | None = None,
+    resume: bool = False,
+) -> dict:
+    """Train and evaluate as configured, write the run directory, return its metrics.
+
+    metrics.json says "running" while the run is alive, then "completed",
+    "failed" (with a reason code and message) or "interrupted"; on failure the
+    error is raised again for the caller. With resume=True the run continues
+    from the last completed epoch in run_dir/checkpoints.
+    """
+    console = console or Console()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base = describe(cfg, run_dir)
+    state = checkpoint.read_state(run_dir) if resume else None
+    if resume and state is None:
+        raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
+    files.write_json(run_dir / files.METRICS, {"status": "running", **base})
+    tracking = trackers.Tracking()  # logger=tensorboard / mlflow: callbacks, then finish()
+    try:
+        tracking = trackers.start(cfg, run_dir, resume)
+        metrics = _run(cfg, run_dir, console, base, dataset, state, tracking.callbacks)
+    except RunInterrupted as exc:
+        files.record_status(run_dir, "interrupted", reason=exc.signal_name, message=str(exc))
+        tracking.finish("interrupted")
+        raise
+    except Exception as exc:
+        reason, message = describe_failure(exc)
+        files.record_status(run_dir, "failed", reason=reason, message=message)
+        tracking.finish("failed")
+        raise
+    tracking.finish("completed")
+    return metrics
+
+
+def _run(cfg, run_dir, console, base, dataset, state, tracker_callbacks) -> dict:
+    started = time.perf_counter()
+    n_threads = threads.configure(
+        cfg.training.threads, cfg.training.seed, cfg.training.deterministic
+    )
+    dataset = dataset or load(cfg.data, cfg.validation, cfg.training.seed)
+    if cfg.validation.split == "test":
+        log.warning(
+            "validation=test: the test set is used for validation, so the test score "
+            "is no longer an unbiased estimate (as in the tutorial)"
+        )
+    one_hot = labels.one_hot_labels(cfg.loss, cfg.training)
+    y_train, y_val, y_test = (
+        labels.encode(y, one_hot, dataset.n_classes)
+        for y in (dataset.y_train, dataset.y_val, dataset.y_test)
+    )
+    built = build_or_resume(cfg, run_dir, console, dataset, state, one_hot)
+    history, fit_seconds = fit(
+        cfg, run_dir, console, built, dataset, y_train, y_val, tracker_callbacks
+    )
+    evaluation = evaluate_and_verify(cfg, run_dir, built, dataset, y_test)
+    measured = {"train/seconds": fit_seconds, "threads": n_threads, "started": started}
+    return write_results(
+        cfg, run_dir, console, base, built, dataset, history, evaluation, measured, state
+    )
+
+
+@dataclass
+class Built:
+    """The model to train, the loop that trains it, and where a resumed run was."""
+
+    model: object
+    loop: Loop
+    placement: devices.Placement
+    learning_rate: float
+    done: int  # epochs completed before this process started
+    rows: list[dict]  # their history rows
+    fit_before: float  # their fit seconds
+
+
+def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot) -> Built:
+    """A new compiled model, or the checkpointed one of an interrupted run, with its loop."""
+    placement = devices.place(cfg.training)
+    learning_rate = devices.scaled_learning_rate(
+        cfg.optimizer.learning_rate, placement.replicas, cfg.training.lr_scaling
+    )
+    with placement.strategy.scope():
+        if state is None:
+            model = build_model(cfg.model, dataset.image_shape, dataset.n_classes)
+            compile_model(model, cfg.optimizer, cfg.loss, learning_rate, one_hot)
+            done, rows, fit_before = 0, [], 0.0
+        else:
+            model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
+            done, rows, fit_before = state.epoch, state.history, state.fit_seconds
+            console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
+        steps = math.ceil(len(dataset.y_train) / cfg.training.batch_size) * cfg.training.epochs
+        loop = make_loop(model, cfg.training, steps)
+    return Built(model, loop, placement, learning_rate, done, rows, fit_before)
+
+
+def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_callbacks):
+    """Train the remaining epochs; (history, fit seconds). A signal or a NaN loss ends
+    it with its error, after the last completed epoch is written."""
+    stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
+    recorder = EpochRecorder(built.rows, keep=lambda: stop_on_signal.received is None)
+    fit_started = time.perf_counter()
+
+    def fit_seconds() -> float:
+        return built.fit_before + time.perf_counter() - fit_started
+
+    callbacks: list = [
+        recorder,
+        stop_on_nan,
+        stop_on_signal,
+        *configured_callbacks(cfg.callbacks),
+        checkpoint.Checkpointer(
+            run_dir,
+            recorder.rows,
+            lambda: run_files.write_history(run_dir, recorder.rows),
+            keep_epoch=lambda: not stop_on_nan.tripped and stop_on_signal.received is None,
+            fit_seconds=fit_seconds,
+        ),
+        *tracker_callbacks,
+    ]
+    if cfg.training.progress:
+        callbacks.append(RichProgress(console, cfg.training.batch_size))
+    if built.done < cfg.training.epochs:
+        built.loop.fit(
+            as_tensor(dataset.x_train),  # no copy of the training set
+            y_train,
+            epochs=cfg.training.epochs,
+            initial_epoch=built.done,
+            validation_data=(as_tensor(dataset.x_val), y_val),
+            callbacks=callbacks,
+        )
+    seconds = fit_seconds()
+    if stop_on_signal.received or stop_on_nan.tripped:
+        run_files.write_history(run_dir, recorder.rows)
+    if stop_on_signal.received:
+        raise RunInterrupted(
+            f"{stop_on_signal.received} after epoch {len(recorder.rows)} of "
+            f"{cfg.training.epochs}; continue with: mnist-exp resume={run_dir}",
+            stop_on_signal.received,
+        )
+    if stop_on_nan.tripped:
+        epoch, step = stop_on_nan.tripped_at
+        raise DivergedError(
+            f"the training loss became NaN at epoch {epoch}, step {step}: try a smaller "
+            f"optimizer.learning_rate (now {cfg.optimizer.learning_rate:g})"
+        )
+    return run_files.history_frame(recorder.rows), seconds
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    predicted: np.ndarray  # class ids of the reloaded model's predictions
+    confidence: np.ndarray
+    correct: int
+    incorrect: int
+
+
+def evaluate_and_verify(cfg: Config, run_dir: Path, built: Built, dataset, y_test) -> Evaluation:
+    """Test the trained model, save it, reload it, and check that the reloaded model
+    predicts exactly what the trained one scored."""
+    x_test = as_tensor(dataset.x_test)
+    test = built.loop.evaluate(x_test, y_test)
+    reloaded = load_model(save_model(built.model, run_dir, h5=cfg.save.h5))
+    predicted, confidence = labels.decode(predict(reloaded, x_test))
+    correct, incorrect = labels.count_correct(dataset.y_test, predicted, dataset.n_classes)
+    check_reload(test["accuracy"], correct, len(predicted))
+    return Evaluation(float(test["loss"]), predicted, confidence, correct, incorrect)
+
+
+def write_results(
+    cfg, run_dir, console, base, built, dataset, history, evaluation, measured, state
+) -> dict:
+    """history.csv, predictions.csv, plots/ and metrics.json; the checkpoints go."""
+    run_files.write_history(run_dir, history)
+    run_files.write_predictions(
+        run_dir, dataset.y_test, evaluation.predicted, evaluation.confidence
+    )
+    run_files.write_plots(
+        run_dir,
+        history,
+        dataset.x_test,
+        dataset.y_test,
+        evaluation.predicted,
+        dataset.meta["class_names"],
+    )
+    metrics = {
+        **run_metrics(history, evaluation, len(dataset.y_train), measured["train/seconds"]),
+        "params": built.model.count_params(),
+        "threads": measured["threads"],
+        **built.placement.describe(cfg.training.batch_size, built.learning_rate),
+        "data": dataset.meta,
+        **base,
+        "wall_seconds": time.perf_counter() - measured["started"],
+    }
+    if state is not None:
+        metrics["resumed_after_epoch"] = state.epoch
+    files.write_json(run_dir / files.METRICS, metrics)
+    shutil.rmtree(run_dir / checkpoint.FOLDER, ignore_errors=True)  # model.keras supersedes it
+    print_run(console, metrics, run_dir)
+    return metrics
+
+
+def run_metrics(history: pd.DataFrame, evaluation: Evaluation, n_train: int, seconds: float):
+    """What the run measured, by the vocabulary's names; val/* are the best epoch's."""
+    best = int(history["val/accuracy"].idxmax())
+    n_test = evaluation.correct + evaluation.incorrect
+    return {
+        "status": "completed",
+        "test/loss": evaluation.loss,
+        "test/accuracy": evaluation.correct / n_test,
+        "test/correct": evaluation.correct,
+        "test/incorrect": evaluation.incorrect,
+        "val/accuracy": float(history["val/accuracy"][best]),
+        "val/loss": float(history["val/loss"][best]),
+        "val/best_epoch": int(history["epoch"][best]),
+        "train/accuracy": float(history["train/accuracy"].iloc[-1]),
+        "train/loss": float(history["train/loss"].iloc[-1]),
+        "epochs": len(history),
+        "train/seconds": seconds,
+        "train/samples_per_second": n_train * len(history) / seconds,
+    }
+
+
+def describe(cfg: Config, run_dir: Path) -> dict:
+    """What identifies the run: seed, config hash, library versions, directory."""
+    import keras
+    import tensorflow as tf
+
+    resolved = json.dumps(asdict(cfg), sort_keys=True, default=str)
+    return {
+        "seed": cfg.training.seed,
+        "config_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "backend": keras.backend.backend(),
+        },
+        "run_dir": str(run_dir),
+    }

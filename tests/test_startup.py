@@ -1,0 +1,55 @@
+"""How the commands start and end: Keras imported on a thread without its extras."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnist_exp.app import startup
+
+
+def test_importing_on_a_thread_leaves_other_threads_their_modules():
+    # The background import refuses Keras' optional extras to itself only: the main
+    # thread, loading data meanwhile, may still import any of them.
+    import threading
+
+    refuse = startup._Refuse(["json"])
+    sys.meta_path.insert(0, refuse)
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            refuse.find_spec("json.decoder")
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(refuse.find_spec("json.decoder")))
+        other.start()
+        other.join()
+        assert seen == [None]  # not refused: Python's own finders go on to find it
+    finally:
+        sys.meta_path.remove(refuse)
+
+
+def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
+    # In a fresh process: the extras stay unloaded (the time they cost is the point),
+    # later imports of them work, and the garbage collector runs again, with what
+    # the import made frozen out of its collections.
+    import sys
+
+    script = (
+        "import gc, json, sys\n"
+        "from mnist_exp.app import startup\n"
+        "startup.import_keras()\n"
+        "loaded = [name for name in startup.KERAS_EXTRAS if name in sys.modules]\n"
+        "import scipy.sparse, sklearn.model_selection\n"
+        "print(json.dumps({'loaded': loaded, 'gc': gc.isenabled(),"
+        " 'frozen': gc.get_freeze_count()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["loaded"] == []
+    assert state["gc"] is True
+    assert state["frozen"] > 100_000  # TensorFlow's and Keras' modules, classes, functions

@@ -1,0 +1,360 @@
+"""Sweeps end to end: a grid, the same grid in parallel, Optuna, a failing job, and
+the summary that every sweep ends with (and that mnist-exp-report rebuilds).
+
+Every sweep is a real `mnist-exp -m` in a subprocess, offline, smoke-sized, with
+its outputs in tmp. The fast tests at the end build summaries from directories
+made by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from mnist_exp.app import report
+from mnist_exp.sweeps import summary
+from mnist_exp.sweeps.jobs import KILLED, mark_lost_jobs
+from mnist_exp.training import threads as runtime
+from tests.helpers import cli_env, run_cli
+from tests.test_cli import CONTRACT
+
+# Small and fast: 450 training digits, one epoch.
+SMALL = ["+experiment=smoke", "training.progress=false", "data.limit_train=500"]
+SMALL += ["data.limit_test=200"]
+GRID = ["model=one_hidden,two_hidden", "optimizer=adam,rmsprop", "model.units=32"]
+# What summary.csv copies from each job's metrics.json.
+COPIED = ["status", "val/accuracy", "val/loss", "val/best_epoch", "test/accuracy", "test/loss"]
+COPIED += ["train/accuracy", "train/loss", "epochs", "train/seconds", "wall_seconds", "threads"]
+SAME_IN_PARALLEL = [c for c in COPIED if c not in ("train/seconds", "wall_seconds", "threads")]
+
+
+def sweep(tmp_path: Path, name: str, *overrides: str) -> tuple[Path, subprocess.CompletedProcess]:
+    sweep_dir = tmp_path / name
+    result = run_cli(tmp_path, "-m", *SMALL, *overrides, f"hydra.sweep.dir={sweep_dir}")
+    return sweep_dir, result
+
+
+def read_summary(sweep_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(sweep_dir / "summary.csv", float_precision="round_trip")
+
+
+def metrics_of(job_dir: Path) -> dict:
+    return json.loads((job_dir / "metrics.json").read_text())
+
+
+def markdown_rows(sweep_dir: Path) -> list[dict[str, str]]:
+    """The table of summary.md as dicts, in its order."""
+    lines = [line for line in (sweep_dir / "summary.md").read_text().splitlines()]
+    table = [line for line in lines if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    return [
+        dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        for line in table[2:]
+    ]
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The 4-job grid with the basic launcher, shared by the tests that read it."""
+    return sweep(tmp_path_factory.mktemp("grid"), "basic", *GRID)
+
+
+@pytest.mark.slow
+def test_grid_sweep_writes_every_job_and_a_summary_of_their_metrics(grid_sweep):
+    sweep_dir, result = grid_sweep
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (sweep_dir / "multirun.yaml").is_file()
+    for job in range(4):
+        missing = [name for name in CONTRACT if not (sweep_dir / str(job) / name).is_file()]
+        assert missing == [], f"job {job}"
+
+    table = read_summary(sweep_dir)
+    assert list(table["job"]) == [0, 1, 2, 3]
+    for _, row in table.iterrows():
+        job_dir = sweep_dir / str(row["job"])
+        metrics = metrics_of(job_dir)
+        assert {c: row[c] for c in COPIED} == {c: metrics[c] for c in COPIED}
+        overrides = yaml.safe_load((job_dir / ".hydra/overrides.yaml").read_text())
+        assert f"model={row['model']}" in overrides
+        assert f"optimizer={row['optimizer']}" in overrides
+    assert set(zip(table["model"], table["optimizer"], strict=True)) == {
+        (m, o) for m in ("one_hidden", "two_hidden") for o in ("adam", "rmsprop")
+    }
+
+    # summary.md: the same jobs, best val/accuracy first
+    rows = markdown_rows(sweep_dir)
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
+    ranked = table.sort_values("val/accuracy", ascending=False, kind="stable")
+    assert [int(r["job"]) for r in rows] == list(ranked["job"])
+    assert [float(r["val/accuracy"]) for r in rows] == [round(v, 4) for v in ranked["val/accuracy"]]
+    with Image.open(sweep_dir / "plots/sweep.png") as image:
+        assert image.size[0] > 300 and image.size[1] > 200
+    # and the console shows the ranked table
+    assert "ranked by val/accuracy (maximize)" in result.stdout
+    assert "two_hidden" in result.stdout.split("ranked by")[-1]
+
+
+@pytest.mark.slow
+def test_joblib_launcher_runs_the_same_jobs_in_parallel_with_fewer_threads(grid_sweep, tmp_path):
+    basic_dir, _ = grid_sweep
+    sweep_dir, result = sweep(
+        tmp_path, "joblib", *GRID, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    parallel, basic = read_summary(sweep_dir), read_summary(basic_dir)
+    columns = ["job", "model", "optimizer", *SAME_IN_PARALLEL]
+    pd.testing.assert_frame_equal(parallel[columns], basic[columns])  # seeded, deterministic
+
+    # automatic threads: the cores shared by the 2 parallel jobs; all of them for one job
+    cores = runtime.usable_cores()
+    assert set(parallel["threads"]) == {max(1, cores // 2)}
+    assert set(basic["threads"]) == {cores}
+
+
+@pytest.mark.slow
+def test_optuna_search_is_stored_in_sqlite_and_resumes(tmp_path):
+    storage = f"sqlite:///{tmp_path}/studies/mnist.db"  # the folder does not exist yet
+    search = [
+        "+hparams_search=optuna",
+        f"hydra.sweeper.storage={storage}",
+        "model.units=choice(16,32)",  # replaces the preset's choice: smaller, faster
+    ]
+    sweep_dir, result = sweep(tmp_path, "optuna", *search, "hydra.sweeper.n_trials=4")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    table = read_summary(sweep_dir)
+    assert len(table) == 4 and set(table["status"]) == {"completed"}
+    best = table.sort_values("rank").iloc[0]
+    assert best["val/accuracy"] == pytest.approx(results["best_value"], abs=1e-12)
+    assert best["val/accuracy"] == table["val/accuracy"].max()
+    # every searched parameter is a column; the optimizer is a choice over the config group
+    for key in ("optimizer.learning_rate", "model.units", "model.dropout", "training.batch_size"):
+        assert table[key].nunique() > 1, key
+    assert table["optimizer.learning_rate"].between(1e-4, 1e-1).all()
+    assert table["model.dropout"].between(0.0, 0.5).all()
+    assert set(table["optimizer"]) <= {"rmsprop", "adam", "sgd"}
+    for _, row in table.iterrows():
+        config = yaml.safe_load((sweep_dir / str(row["job"]) / ".hydra/config.yaml").read_text())
+        assert config["optimizer"]["name"] == row["optimizer"]
+        assert config["optimizer"]["learning_rate"] == row["optimizer.learning_rate"]
+        assert config["training"]["batch_size"] == row["training.batch_size"]
+
+    # the same study, resumed from its sqlite file by a second sweep
+    resumed_dir, result = sweep(tmp_path, "resumed", *search, "hydra.sweeper.n_trials=1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import optuna
+
+    study = optuna.load_study(study_name="mnist-exp", storage=storage)
+    assert len(study.trials) == 5
+    resumed = read_summary(resumed_dir)
+    assert len(resumed) == 1
+    values = list(table["val/accuracy"]) + list(resumed["val/accuracy"])
+    assert study.best_value == pytest.approx(max(values), abs=1e-12)
+    first_params = {k: v for k, v in study.trials[0].params.items()}
+    row0 = table[table["job"] == 0].iloc[0]
+    assert first_params["optimizer"] == row0["optimizer"]
+    assert first_params["model.units"] == row0["model.units"]
+
+
+@pytest.mark.slow
+def test_a_failing_job_does_not_stop_the_sweep_but_fails_it(tmp_path):
+    # job 0 diverges: SGD with a huge step makes the loss NaN within a few steps
+    failing = ["optimizer=sgd", "optimizer.learning_rate=1e12,0.01", "model.units=32"]
+    sweep_dir, result = sweep(tmp_path, "failing", *failing)
+    assert result.returncode != 0
+    assert "1 of 2 jobs did not complete" in result.stderr
+
+    bad, ok = metrics_of(sweep_dir / "0"), metrics_of(sweep_dir / "1")
+    assert ok["status"] == "completed"
+    assert [n for n in CONTRACT if not (sweep_dir / "1" / n).is_file()] == []
+    assert bad["status"] == "failed" and bad["reason"] and bad["message"]
+
+    table = read_summary(sweep_dir).set_index("job")
+    assert table.loc[1, "status"] == "completed" and table.loc[1, "rank"] == 1
+    assert table.loc[0, "status"] == "failed" and table.loc[0, "reason"] == bad["reason"]
+    assert table.loc[0, "message"] == bad["message"]
+    assert math.isnan(table.loc[0, "rank"]) and math.isnan(table.loc[0, "val/accuracy"])
+    markdown = (sweep_dir / "summary.md").read_text()
+    assert "## Not completed" in markdown
+    assert f"- job 0: failed, {bad['reason']}: {bad['message']}" in markdown
+    assert [r["status"] for r in markdown_rows(sweep_dir)] == ["completed", "failed"]
+
+
+@pytest.mark.slow
+def test_report_rebuilds_a_half_written_sweep(grid_sweep, tmp_path):
+    source, result = grid_sweep
+    assert result.returncode == 0
+    sweep_dir = tmp_path / "copy"
+    shutil.copytree(source, sweep_dir, ignore=shutil.ignore_patterns("*.keras", "*.png"))
+    for name in ("summary.csv", "summary.md"):
+        (sweep_dir / name).unlink()
+    (sweep_dir / "2" / "metrics.json").unlink()  # job 2 has not got that far
+    shutil.copytree(sweep_dir / "3" / ".hydra", sweep_dir / "4" / ".hydra")  # just started
+    hydra_yaml = sweep_dir / "4" / ".hydra" / "hydra.yaml"
+    hydra_yaml.write_text(hydra_yaml.read_text().replace("num: 3", "num: 4"))
+
+    report = Path(sys.executable).with_name("mnist-exp-report")
+    assert report.is_file(), "the console script mnist-exp-report is not installed"
+    done = subprocess.run(
+        [str(report), str(sweep_dir)],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    table = read_summary(sweep_dir).set_index("job")
+    assert list(table.index) == [0, 1, 2, 3, 4]
+    assert list(table["status"]) == [
+        "completed",
+        "completed",
+        "incomplete",
+        "completed",
+        "incomplete",
+    ]
+    assert table.loc[2, "model"] == "two_hidden" and table.loc[2, "optimizer"] == "adam"
+    assert "incomplete" in done.stdout
+    assert (sweep_dir / "plots/sweep.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_with_sigterm_still_writes_its_summary(tmp_path):
+    sweep_dir = tmp_path / "stopped"
+    args = [sys.executable, "-m", "mnist_exp", "-m", *SMALL, "model.units=32"]
+    args += ["training.epochs=1,50,1", f"hydra.sweep.dir={sweep_dir}"]
+    env = cli_env(tmp_path)
+    with subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 180
+        while not (sweep_dir / "1" / "history.csv").is_file():  # job 1 is training
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stdout[-3000:]
+    table = read_summary(sweep_dir)
+    assert list(table["job"]) == [0, 1]  # job 2 never started
+    assert list(table["status"]) == ["completed", "interrupted"]
+    assert "interrupted" in (sweep_dir / "summary.md").read_text()
+    assert "ranked by val/accuracy" in stdout
+
+
+# --- fast: summaries of directories made by hand ---------------------------------
+
+
+def make_job(folder: Path, num: int, overrides: list[str], metrics: dict | None, **config):
+    hydra_dir = folder / str(num) / ".hydra"
+    hydra_dir.mkdir(parents=True)
+    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (hydra_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    (hydra_dir / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"num": num}}}))
+    if metrics is not None:
+        (folder / str(num) / "metrics.json").write_text(json.dumps(metrics))
+
+
+def done(loss: float, accuracy: float) -> dict:
+    return {"status": "completed", "val/loss": loss, "val/accuracy": accuracy, "epochs": 2}
+
+
+def test_summary_ranks_a_loss_lowest_first_and_keeps_failures_last(tmp_path):
+    objective = {"optimized_metric": "val/loss"}
+    make_job(
+        tmp_path,
+        0,
+        ["+experiment=smoke", "optimizer.learning_rate=0.1"],
+        done(0.9, 0.8),
+        **objective,
+    )
+    failed = {"status": "failed", "reason": "nan_loss", "message": "loss became NaN"}
+    make_job(tmp_path, 1, ["+experiment=smoke", "optimizer.learning_rate=1.0"], failed, **objective)
+    make_job(
+        tmp_path,
+        2,
+        ["+experiment=smoke", "optimizer.learning_rate=0.01"],
+        done(0.3, 0.7),
+        **objective,
+    )
+    make_job(
+        tmp_path, 10, ["+experiment=smoke", "optimizer.learning_rate=0.001"], None, **objective
+    )
+
+    result = summary.build(tmp_path)
+    assert (result.objective, result.direction) == ("val/loss", "minimize")
+    assert result.swept == ["optimizer.learning_rate"]
+    assert result.common == ["+experiment=smoke"]
+    table = result.table
+    assert list(table["job"]) == [2, 0, 1, 10]  # ranked, then the rest by job number
+    assert list(table["rank"].astype("object").fillna(0)) == [1, 2, 0, 0]
+    assert list(table["status"]) == ["completed", "completed", "failed", "incomplete"]
+    assert table["optimizer.learning_rate"].dtype.kind == "f"
+    assert list(table["epochs"].astype("object").fillna(-1)) == [2, 2, -1, -1]
+
+    summary.write(result)
+    by_job = read_summary(tmp_path)
+    assert list(by_job["job"]) == [0, 1, 2, 10]  # summary.csv keeps the job order
+    assert by_job.loc[1, "message"] == "loss became NaN"
+    rows = markdown_rows(tmp_path)
+    assert [r["job"] for r in rows] == ["2", "0", "1", "10"]
+    assert rows[2]["reason"] == "nan_loss"
+    assert "- job 10: incomplete" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "plots" / "sweep.png").is_file()
+
+
+def test_summary_of_an_empty_folder_is_empty_and_report_says_so(tmp_path):
+    assert summary.build(tmp_path).table.empty
+    assert report.report([str(tmp_path), "--no-write"]) == 2
+
+
+def test_parallel_jobs_follow_the_joblib_launcher():
+    cores = runtime.usable_cores()
+    joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+    basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+    assert runtime.parallel_jobs({"_target_": basic}) == 1
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 2}) == 2
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": -1}) == cores
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": -2}) == max(1, cores - 1)
+    # never more than the sweeper hands over at once
+    optuna = {"_target_": "hydra_plugins.mnist_exp_optuna_sweeper.optuna_sweeper.OptunaSweeper"}
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {**optuna, "n_jobs": 1}) == 1
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {**optuna, "n_jobs": 3}) == 3
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {"max_batch_size": 2}) == 2
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {"max_batch_size": None}) == 4
+    assert runtime.automatic_threads(1) == cores
+    assert runtime.automatic_threads(cores * 4) == 1
+    assert runtime.automatic_threads(2) * 2 <= max(2, cores)
+
+
+def test_jobs_left_running_when_a_sweep_ends_are_recorded_as_killed(tmp_path):
+    make_job(tmp_path, 0, ["x=1"], done(0.5, 0.9))
+    make_job(tmp_path, 1, ["x=2"], {"status": "running", "seed": 7})
+    make_job(tmp_path, 2, ["x=3"], None)  # died before writing anything
+    lost = mark_lost_jobs(tmp_path)
+    assert [p.name for p in lost] == ["1", "2"]
+    assert metrics_of(tmp_path / "0")["status"] == "completed"
+    for job in ("1", "2"):
+        metrics = metrics_of(tmp_path / job)
+        assert (metrics["status"], metrics["reason"]) == ("failed", KILLED)
+    assert metrics_of(tmp_path / "1")["seed"] == 7  # what it said before is kept
+
+
+def test_a_refused_sweep_directory_is_left_as_it_was(tmp_path):
+    """Another sweep's directory (maybe still running) is refused; its jobs are not ours."""
+    sweep_dir = tmp_path / "busy"
+    make_job(sweep_dir, 0, ["x=1"], {"status": "running"})
+    (sweep_dir / "multirun.yaml").write_text("hydra: {}\n")
+    result = run_cli(tmp_path, "-m", "+experiment=smoke", f"hydra.sweep.dir={sweep_dir}")
+    assert result.returncode != 0
+    assert metrics_of(sweep_dir / "0")["status"] == "running"
+    assert not (sweep_dir / "summary.csv").exists()

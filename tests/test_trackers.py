@@ -1,0 +1,271 @@
+"""logger=tensorboard and logger=mlflow: what a run sends them, read back with their own readers."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mnist_exp.config.trackers import MlflowConfig, TensorBoardConfig
+from mnist_exp.errors import ConfigError, MissingPackageError
+from mnist_exp.training.callbacks import mlflow as loggers
+from mnist_exp.training.callbacks import trackers
+from tests.helpers import run_cli, start_and_signal
+
+EPOCHS = 3
+# Keras' TensorBoard callback: run folder and tag for each history.csv column.
+TENSORBOARD_TAGS = {
+    "train/loss": ("train", "epoch_loss"),
+    "train/accuracy": ("train", "epoch_accuracy"),
+    "val/loss": ("validation", "epoch_loss"),
+    "val/accuracy": ("validation", "epoch_accuracy"),
+    "lr": ("train", "epoch_learning_rate"),
+}
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory) -> tuple[Path, Path]:
+    """One smoke run with both loggers; MLflow's store in its default place."""
+    tmp = tmp_path_factory.mktemp("tracked")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default: outputs/mlflow.db
+        result = run_cli(
+            tmp,
+            "+experiment=smoke",
+            f"training.epochs={EPOCHS}",
+            "training.progress=false",
+            "logger=[tensorboard,mlflow]",
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mlflow.store" not in result.stderr, "MLflow's INFO lines should be quiet"
+    return tmp / "run", tmp / "outputs" / "mlflow.db"
+
+
+def mlflow_client(db: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{db}")
+
+
+def only_run(client):
+    experiment = client.get_experiment_by_name("mnist-exp")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def artifact_paths(client, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def test_mlflow_run_holds_params_history_final_metrics_and_artifacts(tracked_run):
+    run_dir, db = tracked_run
+    assert db.is_file(), "the sqlite store is created in outputs/ of the working directory"
+    client = mlflow_client(db)
+    run = only_run(client)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    history = pd.read_csv(run_dir / "history.csv")
+
+    assert run.info.status == "FINISHED"
+    assert json.loads((run_dir / "mlflow.json").read_text())["run_id"] == run.info.run_id
+    assert run.data.tags["mnist_exp.run_dir"] == str(run_dir.resolve())
+    assert run.data.tags["mnist_exp.status"] == "completed"
+    # The run's name: the overrides that say what is trained, not how it is logged.
+    assert run.info.run_name == f"+experiment=smoke,training.epochs={EPOCHS}"
+
+    params = run.data.params
+    assert params["data.name"] == "mnist_5k"
+    assert params["model.units"] == "512"
+    assert params["optimizer.name"] == "rmsprop"
+    assert params["optimizer.learning_rate"] == "0.001"
+    assert params["training.epochs"] == str(EPOCHS)
+    assert not [k for k in params if k.startswith(("logger", "resume"))]
+
+    for column in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr", "seconds"):
+        series = client.get_metric_history(run.info.run_id, column)
+        assert [m.step for m in sorted(series, key=lambda m: m.step)] == list(
+            range(1, EPOCHS + 1)
+        ), column
+        assert [m.value for m in sorted(series, key=lambda m: m.step)] == pytest.approx(
+            history[column].tolist(), rel=1e-12
+        ), column
+
+    final = run.data.metrics
+    assert final["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
+    assert final["test/loss"] == pytest.approx(metrics["test/loss"])
+    assert final["test/correct"] == metrics["test/correct"]
+    assert final["best/val/accuracy"] == pytest.approx(metrics["val/accuracy"])
+    assert final["val/best_epoch"] == metrics["val/best_epoch"]
+    assert final["params"] == metrics["params"]
+
+    listed = artifact_paths(client, run.info.run_id)
+    expected = {f"plots/{p.name}" for p in (run_dir / "plots").glob("*.png")}
+    expected |= {"model/model.keras", "metrics.json", "history.csv", "hydra/config.yaml"}
+    assert len(expected) >= 9
+    assert expected <= listed, expected - listed
+    # Artifacts live beside the store, not in the directory the command ran in.
+    artifact_uri = run.info.artifact_uri
+    assert artifact_uri.startswith((db.parent / "mlartifacts").as_uri()), artifact_uri
+
+
+def test_tensorboard_event_files_hold_the_history(tracked_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    run_dir, _ = tracked_run
+    history = pd.read_csv(run_dir / "history.csv")
+    events = {}
+    for folder in ("train", "validation"):
+        files = list((run_dir / "tensorboard" / folder).glob("events.out.tfevents.*"))
+        assert files, f"no event file in tensorboard/{folder}"
+        accumulator = EventAccumulator(str(run_dir / "tensorboard" / folder), {"tensors": 0})
+        accumulator.Reload()
+        events[folder] = accumulator
+    for column, (folder, tag) in TENSORBOARD_TAGS.items():
+        scalars = events[folder].Tensors(tag)
+        steps = [event.step + 1 for event in scalars]  # Keras counts epochs from 0
+        values = [float(tensor_util.make_ndarray(event.tensor_proto)) for event in scalars]
+        assert steps == history["epoch"].tolist(), column
+        assert values == pytest.approx(history[column].tolist(), rel=1e-6), column
+    # The model graph: Keras' model summary, which TensorBoard's Graphs tab draws.
+    assert "keras" in events["train"].Tags()["tensors"]
+
+
+def test_loggers_do_not_change_training(tracked_run, tmp_path):
+    run_dir, _ = tracked_run
+    plain = run_cli(
+        tmp_path, "+experiment=smoke", f"training.epochs={EPOCHS}", "training.progress=false"
+    )
+    assert plain.returncode == 0, plain.stderr
+    columns = ["train/loss", "train/accuracy", "val/loss", "val/accuracy"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "run" / "history.csv")[columns],
+        pd.read_csv(run_dir / "history.csv")[columns],
+    )
+    assert not (tmp_path / "outputs").exists(), "no logger: no store, nothing beside the run"
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+@pytest.mark.slow
+def test_interrupted_mlflow_run_is_killed_then_resumed_into_the_same_run(tmp_path):
+    """Ctrl-C marks the MLflow run KILLED; resume= reopens it and completes its history."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    args = ["+experiment=smoke", "training.epochs=4", "training.batch_size=16", "logger=mlflow"]
+    args.append(f"logger.mlflow.tracking_uri={uri}")
+    run_dir, code = start_and_signal(tmp_path, args, signal.SIGINT)
+    assert code == 130
+
+    client = mlflow_client(tmp_path / "store" / "mlflow.db")
+    killed = only_run(client)
+    assert killed.info.status == "KILLED"
+    assert killed.data.tags["mnist_exp.status"] == "interrupted"
+    done = len(pd.read_csv(run_dir / "history.csv"))
+    assert len(client.get_metric_history(killed.info.run_id, "val/accuracy")) == done < 4
+
+    result = run_cli(tmp_path, f"resume={run_dir}", "training.progress=false")
+    assert result.returncode == 0, result.stderr
+    resumed = only_run(client)  # the same MLflow run, not a second one
+    assert resumed.info.run_id == killed.info.run_id
+    assert resumed.info.status == "FINISHED"
+    history = pd.read_csv(run_dir / "history.csv")
+    series = sorted(
+        client.get_metric_history(resumed.info.run_id, "val/accuracy"), key=lambda m: m.step
+    )
+    assert [m.step for m in series] == [1, 2, 3, 4]
+    assert [m.value for m in series] == pytest.approx(history["val/accuracy"].tolist())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed.data.metrics["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
+
+
+# --- units ------------------------------------------------------------------------------
+
+
+def test_missing_package_is_one_line_saying_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    with pytest.raises(MissingPackageError) as caught:
+        MlflowConfig()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "logger=mlflow" in message and "pip install 'mnist-exp[tracking]'" in message
+    assert isinstance(caught.value, ConfigError) and caught.value.reason == "missing_package"
+    TensorBoardConfig()  # installed: no complaint
+
+
+def test_params_are_the_config_flattened_to_strings():
+    tree = {
+        "model": {"units": 64, "layers": 2},
+        "data": {"local_paths": ["/a"], "path": None},
+        "optimized_metric": "val/accuracy",
+    }
+    assert loggers.flatten(tree) == {
+        "model.units": "64",
+        "model.layers": "2",
+        "data.local_paths": "['/a']",
+        "data.path": "None",
+        "optimized_metric": "val/accuracy",
+    }
+
+
+def test_final_metrics_leave_the_per_epoch_series_alone():
+    metrics = {
+        "status": "completed",
+        "test/accuracy": 0.9,
+        "test/correct": 900,
+        "val/accuracy": 0.91,  # the best epoch's: logged as best/val/accuracy
+        "val/loss": 0.3,
+        "train/loss": 0.2,  # the last epoch's: already the last point of the series
+        "seed": 42,
+        "threads": 2,
+        "train/seconds": float("nan"),
+        "data": {"train": 10},
+        "deterministic": True,
+    }
+    assert loggers.final_metrics(metrics) == {
+        "test/accuracy": 0.9,
+        "test/correct": 900.0,
+        "best/val/accuracy": 0.91,
+        "best/val/loss": 0.3,
+    }
+
+
+def test_relative_sqlite_uri_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert loggers.absolute_uri("sqlite:///outputs/m.db") == f"sqlite:///{tmp_path}/outputs/m.db"
+    assert loggers.absolute_uri("http://host:5000") == "http://host:5000"
+
+
+def test_a_failing_tracker_warns_and_never_masks_the_run(caplog):
+    calls = []
+
+    def broken(status):
+        calls.append(status)
+        raise RuntimeError("store gone")
+
+    tracking = trackers.Tracking(finishers=[broken, calls.append])
+    tracking.finish("completed")
+    tracking.finish("completed")  # finishing twice closes once
+    assert calls == ["completed", "completed"]
+    assert "store gone" in caplog.text
+
+
+def test_an_unusable_tracking_uri_is_one_config_error(tmp_path):
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(
+        logger=SimpleNamespace(tensorboard=None, mlflow=MlflowConfig(tracking_uri="foo://bar"))
+    )
+    with pytest.raises(ConfigError, match=r"^logger.mlflow.tracking_uri=foo://bar: ") as caught:
+        trackers.start(cfg, tmp_path)
+    assert "\n" not in str(caught.value)
