@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 
 from mnist_exp.training.callbacks.progress import RichProgress
@@ -14,10 +15,21 @@ class Model:
     stop_training = False
 
 
-def display(interval: float) -> tuple[RichProgress, list[str]]:
+class FakeClock:
+    """Time that moves only when a test says: no test depends on the machine's clock
+    (perf_counter counts from boot, and CI machines are booted minutes before)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def display(interval: float, clock: FakeClock) -> tuple[RichProgress, list[str]]:
     """A display over a terminal-like console, recording the epoch shown at each draw."""
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
-    progress = RichProgress(console, batch_size=128, interval=interval)
+    progress = RichProgress(console, batch_size=128, interval=interval, clock=clock)
     progress.set_model(Model())
     progress.set_params({"epochs": 3, "steps": 10})
     drawn: list[str] = []
@@ -31,28 +43,38 @@ def display(interval: float) -> tuple[RichProgress, list[str]]:
     return progress, drawn
 
 
-def train(progress: RichProgress) -> None:
+def train(progress: RichProgress, clock: FakeClock, block_seconds: float) -> None:
     progress.on_train_begin()
     for epoch in range(3):
         progress.on_epoch_begin(epoch)
         for block_end in (4, 9):  # two blocks of steps per epoch
+            clock.now += block_seconds
             progress.on_train_batch_end(block_end, {"loss": 0.5, "accuracy": 0.9})
         progress.on_epoch_end(epoch, {"loss": 0.5, "accuracy": 0.9, "val_loss": 0.4})
     progress.on_train_end()
 
 
-def test_each_epoch_draws_at_its_first_block_then_no_more_often_than_the_interval():
-    progress, drawn = display(interval=3600.0)  # nothing redraws on time alone
-    train(progress)
+# A clock that reads 0 (a machine just booted), one at a day's uptime, one far on.
+CLOCKS = [0.0, 86_400.0, 1e9]
+
+
+@pytest.mark.parametrize("start", CLOCKS)
+def test_each_epoch_draws_at_its_first_block_then_no_more_often_than_the_interval(start):
+    clock = FakeClock(start)
+    progress, drawn = display(interval=3600.0, clock=clock)  # nothing redraws on time alone
+    train(progress, clock, block_seconds=1.0)
     # start (no task yet), each epoch's first block of steps, the final draw at stop
     assert drawn[1:-1] == ["1/3 5/10", "2/3 5/10", "3/3 5/10"]
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", progress.console.file.getvalue())
     for epoch in (1, 2, 3):
         assert f"epoch {epoch}/3  train/loss 0.5000" in text
+        assert "(2.0s)" in text  # the epoch's seconds, by the same clock
 
 
-def test_every_block_draws_when_the_interval_has_passed():
-    progress, drawn = display(interval=0.0)
-    train(progress)
+@pytest.mark.parametrize("start", CLOCKS)
+def test_a_block_draws_once_the_interval_has_passed(start):
+    clock = FakeClock(start)
+    progress, drawn = display(interval=2.0, clock=clock)
+    train(progress, clock, block_seconds=2.5)  # each block ends after the interval
     for epoch in (1, 2, 3):
         assert f"{epoch}/3 5/10" in drawn and f"{epoch}/3 10/10" in drawn

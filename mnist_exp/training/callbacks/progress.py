@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import keras
 from rich.console import Console
@@ -26,15 +27,23 @@ class RichProgress(keras.callbacks.Callback):
     and redraws on each epoch's first block, then at most every `interval` seconds:
     a draw costs milliseconds on the training thread, and the display's share of fit
     stays small even for one-second epochs (benchmarks/README.md measures it).
+    `clock` is the time the display reads (seconds; tests give it their own).
     """
 
     async_safe = True
 
-    def __init__(self, console: Console, batch_size: int, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        console: Console,
+        batch_size: int,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         super().__init__()
         self.console = console
         self.batch_size = batch_size
         self.interval = interval
+        self.clock = clock
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -50,7 +59,7 @@ class RichProgress(keras.callbacks.Callback):
         )
         self._task = None
         self._epoch_started = 0.0
-        self._last = 0.0
+        self._last: float | None = None  # the last draw's time; None: not yet this epoch
         self._steps = 0
 
     def on_train_begin(self, logs=None):
@@ -62,13 +71,13 @@ class RichProgress(keras.callbacks.Callback):
         )
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_started = time.perf_counter()
-        self._last = 0.0  # the epoch's first block of steps redraws; then every interval
+        self._epoch_started = self.clock()
+        self._last = None  # the epoch's first block of steps draws; then every interval
         self.progress.update(self._task, completed=0, epoch=f"{epoch + 1}/{self._epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        if now - self._last < self.interval:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
             return
         self._last = now
         logs = logs or {}
@@ -87,7 +96,7 @@ class RichProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = from_keras(logs or {})
-        seconds = time.perf_counter() - self._epoch_started
+        seconds = self.clock() - self._epoch_started
         text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         if self.model.stop_training:  # cut short by a signal or a NaN loss
             text = "stopped before the end of the epoch"
