@@ -1,8 +1,10 @@
-"""How the commands start and end: Keras imported on a thread without its extras."""
+"""How the commands start and end: Keras imported on a thread without its extras,
+a closed pipe ending quietly."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -53,3 +55,25 @@ def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
     assert state["loaded"] == []
     assert state["gc"] is True
     assert state["frozen"] > 100_000  # TensorFlow's and Keras' modules, classes, functions
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["mnist_exp", "--help"],
+        ["mnist_exp.app.report", "--help"],
+        ["mnist_exp.app.predict", "--help"],
+    ],
+)
+def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(tmp_path, command):
+    # `mnist-exp --help | head -1`, with the pipe closed before anything is written.
+    read, write = os.pipe()
+    os.close(read)
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command], stdout=write, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    os.close(write)
+    _, stderr = process.communicate(timeout=120)
+    assert stderr.decode() == ""
+    # argparse's --help drops what it cannot write and ends as usual (0)
+    assert process.returncode in (0, startup.EXIT_BROKEN_PIPE)

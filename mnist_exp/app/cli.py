@@ -50,6 +50,8 @@ def _main() -> int | str | None:
     try:
         sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
         app()
+    except BrokenPipeError:
+        raise
     except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
         if DEBUG:
             raise

@@ -19,6 +19,7 @@ DEFAULT_ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ logs: noise to a user
     "MPLBACKEND": "Agg",  # plots are files; no display needed
 }
+EXIT_BROKEN_PIPE = 128 + 13  # as a Unix tool killed by SIGPIPE reports it
 
 
 def quiet_environment() -> None:
@@ -28,13 +29,31 @@ def quiet_environment() -> None:
 
 
 def run_command(main: Callable[[], int | None]) -> NoReturn:
-    """Run a command's main and exit with its code."""
+    """Run a command's main and exit with its code; a reader that closed the pipe
+    (`mnist-exp --help | head`) ends it quietly, as it ends a Unix tool."""
     quiet_environment()
     try:
         code = main()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
     except SystemExit as exc:
         code = exc.code
+    if code == EXIT_BROKEN_PIPE or _stdout_closed():
+        # Python flushes stdout once more at exit: into /dev/null, not the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     exit_without_teardown(code)
+
+
+def _stdout_closed() -> bool:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 # Optional extras Keras and TensorFlow import when they are installed (each import is
