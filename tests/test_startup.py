@@ -1,5 +1,5 @@
 """How the commands start and end: Keras imported on a thread without its extras,
-a closed pipe ending quietly."""
+TensorFlow's load-time log lines filtered, a closed pipe ending quietly."""
 
 from __future__ import annotations
 
@@ -55,6 +55,50 @@ def test_keras_is_imported_without_its_extras_and_with_the_collector_back_on():
     assert state["loaded"] == []
     assert state["gc"] is True
     assert state["frozen"] > 100_000  # TensorFlow's and Keras' modules, classes, functions
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        (b"WARNING: All log messages before absl::InitializeLog() is called are written", True),
+        (b"I0000 00:00:1796158519.325180    2996 port.cc:153] oneDNN custom operations", True),
+        (b"W0000 00:00:1796158519.3 12 cpu_feature_guard.cc:12] a warning below ERROR\n", True),
+        (b"E0000 00:00:1796158519.3 12 x.cc:1] an error: level 3 hides it too\n", True),
+        (b"F0000 00:00:1796158519.3 12 x.cc:1] fatal: always shown\n", False),
+        (b"error: validation.size=4000.0 leaves 0 of 4000 examples\n", False),
+        (b"I am a line of the run's own\n", False),
+    ],
+)  # fmt: skip
+def test_tensorflow_notices_below_the_log_level_are_dropped(monkeypatch, line, dropped):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    logs = startup.NativeLogFilter()
+    logs.min_level = 3
+    assert logs.drops(line) is dropped
+
+
+QUIET_IMPORT = """
+import sys
+from mnist_exp.app import startup
+startup.quiet_environment()
+startup.start_keras_import()
+print("the run's own line, while TensorFlow loads", file=sys.stderr, flush=True)
+startup.import_keras()
+import tensorflow as tf
+tf.constant(1.0) + 1.0  # TensorFlow's runtime starts
+print("after the import", file=sys.stderr)
+startup.exit_without_teardown(0)
+"""
+
+
+def test_importing_tensorflow_prints_nothing_but_the_runs_own_lines():
+    result = subprocess.run(
+        [sys.executable, "-c", QUIET_IMPORT], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.splitlines() == [
+        "the run's own line, while TensorFlow loads",
+        "after the import",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -55,6 +56,70 @@ def _stdout_closed() -> bool:
         pass
     return False
 
+
+class NativeLogFilter:
+    """TensorFlow's C++ libraries log through absl, which writes to stderr until it is
+    initialised, whatever TF_CPP_MIN_LOG_LEVEL says (tensorflow#79029): a warning about
+    absl itself and a notice that oneDNN is on, in every run. While the libraries load,
+    file descriptor 2 is a pipe: absl's lines below TF_CPP_MIN_LOG_LEVEL are dropped,
+    every other line (the run's own errors included) is passed on as it comes."""
+
+    ABSL_LINE = re.compile(rb"^([IWEF])\d{4} [\d:.]+ +\d+ [^\]]+\] ")
+    ABSL_NOTICE = b"WARNING: All log messages before absl::InitializeLog() is called"
+    LEVELS = b"IWEF"  # TF_CPP_MIN_LOG_LEVEL 0-3: the first level shown
+
+    def __init__(self) -> None:
+        self.min_level = 0
+        self._lock = threading.Lock()
+        self._saved: int | None = None
+        self._pump: threading.Thread | None = None
+
+    def drops(self, line: bytes) -> bool:
+        if line.startswith(self.ABSL_NOTICE):
+            return self.min_level >= 1
+        found = self.ABSL_LINE.match(line)
+        return found is not None and self.LEVELS.index(found.group(1)) < self.min_level
+
+    def start(self) -> None:
+        try:
+            self.min_level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+        except ValueError:
+            self.min_level = 0
+        with self._lock:
+            if self._saved is not None or self.min_level <= 0:
+                return
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            read, write = os.pipe()
+            os.dup2(write, 2)
+            os.close(write)
+            out = os.dup(self._saved)
+            self._pump = threading.Thread(target=self._forward, args=(read, out), daemon=True)
+            self._pump.start()
+
+    def stop(self) -> None:
+        """Give fd 2 back and pass on what is still in the pipe."""
+        with self._lock:
+            if self._saved is None:
+                return
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(self._saved, 2)  # closes the pipe's last write end: the pump sees EOF
+            os.close(self._saved)
+            self._saved = None
+        if self._pump is not None:
+            self._pump.join(timeout=5)
+
+    def _forward(self, read: int, out: int) -> None:
+        with os.fdopen(read, "rb", buffering=0) as pipe, os.fdopen(out, "wb", buffering=0) as err:
+            for line in iter(pipe.readline, b""):
+                if not self.drops(line):
+                    err.write(line)
+
+
+_native_logs = NativeLogFilter()
 
 # Optional extras Keras and TensorFlow import when they are installed (each import is
 # guarded): scikit-learn for Keras' sklearn wrappers, pyplot for an image gallery,
@@ -120,9 +185,11 @@ def import_keras() -> None:
     sys.meta_path.insert(0, refuse)
     collecting = gc.isenabled()
     gc.disable()
+    _native_logs.start()
     try:
         import keras  # noqa: F401
     finally:
+        _native_logs.stop()
         sys.meta_path.remove(refuse)
         if collecting:
             gc.freeze()
@@ -146,6 +213,7 @@ def exit_without_teardown(code: int | str | None = 0) -> NoReturn:
         print(code, file=sys.stderr)
         code = 1
     atexit._run_exitfuncs()
+    _native_logs.stop()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
