@@ -17,7 +17,9 @@ install: $(STAMP) ## create .venv and install mnist-exp with its test tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# setuptools notes every editable install ("Editable installation"), whatever the project
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' \
+		$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 run: install ## train the tutorial's model on the bundled offline digits (data=mnist_5k)

@@ -132,7 +132,7 @@ def installed(tmp_path_factory) -> dict[str, Path]:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    subprocess.run(
+    built = subprocess.run(
         [
             *pip,
             "wheel",
@@ -145,8 +145,12 @@ def installed(tmp_path_factory) -> dict[str, Path]:
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    # The build says nothing of ours (pip's own notes on this machine's indexes aside).
+    said = [line for line in built.stderr.splitlines() if "is ignored: it is neither" not in line]
+    assert not [line for line in said if "Warning" in line], built.stderr
     (wheel,) = (tmp / "dist").glob("mnist_exp-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
