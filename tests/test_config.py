@@ -29,6 +29,7 @@ from mnist_exp.config.schema import (
 )
 from mnist_exp.config.settings import to_settings
 from mnist_exp.errors import ConfigError, UserError
+from mnist_exp.models.cnn import CNNConfig
 from mnist_exp.models.mlp import MLPConfig as ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,8 @@ def test_defaults_are_the_tutorials_run(settings):
     s = settings()
     assert isinstance(s, Config)
     assert s.data == DataConfig(name="mnist")
-    assert s.model == ModelConfig(name="one_hidden", layers=1, units=512, activation="relu")
+    assert s.model == ModelConfig(name="one_hidden", units=[512], activation="relu")
+    assert s.model.hidden == [512]
     assert type(s.optimizer) is RMSpropConfig
     assert s.optimizer.learning_rate == pytest.approx(0.001)
     assert s.loss == LossConfig(name="categorical_crossentropy")
@@ -127,17 +129,29 @@ def test_mnist_5k_test_size_is_a_whole_count(settings):
 
 
 @pytest.mark.parametrize(
-    ("option", "layers", "units", "dropout"),
-    [("one_hidden", 1, 512, 0.0), ("two_hidden", 2, 512, 0.2)],
+    ("option", "hidden", "dropout"),
+    [("one_hidden", [512], 0.0), ("two_hidden", [512, 512], 0.2), ("mlp", [512, 512], 0.0)],
 )
-def test_model_options(settings, option, layers, units, dropout):
+def test_model_options(settings, option, hidden, dropout):
     model = settings(f"model={option}").model
     assert type(model) is ModelConfig
     assert model.name == option
-    assert model.layers == layers
-    assert model.units == units
-    assert model.activation == "relu"
+    assert model.hidden == hidden
+    assert model.activation == "relu" and model.batch_norm is False
     assert model.dropout == pytest.approx(dropout)
+
+
+def test_the_tutorials_model_options_work_as_before(settings):
+    # layers and units as one width: the form of the README's examples before units lists
+    model = settings("model.layers=3", "model.units=256").model
+    assert model.hidden == [256, 256, 256]
+
+
+def test_the_cnn_option_is_keras_ios_convnet(settings):
+    model = settings("model=cnn").model
+    assert type(model) is CNNConfig
+    assert (model.filters, model.kernel_size, model.pool, model.dense) == ([32, 64], 3, 2, [])
+    assert model.dropout == pytest.approx(0.5) and model.batch_norm is False
 
 
 @pytest.mark.parametrize(
@@ -254,7 +268,7 @@ def test_experiment_smoke(settings):
     assert s.data.test_size == 1000
     assert s.data.limit_train == 2000
     assert s.data.limit_test is None
-    assert s.model.name == "one_hidden" and s.model.layers == 1
+    assert s.model.name == "one_hidden" and s.model.hidden == [512]
     assert s.training.epochs == 1
     assert s.training.batch_size == 128
     assert s.validation.split == "holdout"  # smoke keeps the test set unseen
@@ -263,7 +277,7 @@ def test_experiment_smoke(settings):
 def test_experiment_tutorial(settings):
     s = settings("+experiment=tutorial")
     assert s.data.name == "mnist"
-    assert s.model == ModelConfig(name="one_hidden", layers=1, units=512, dropout=0.0)
+    assert s.model == ModelConfig(name="one_hidden", units=[512], dropout=0.0)
     assert type(s.optimizer) is RMSpropConfig
     assert s.loss.name == "categorical_crossentropy" and s.loss.one_hot
     assert s.validation.split == "test"

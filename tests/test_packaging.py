@@ -74,7 +74,7 @@ def test_a_config_dir_of_ones_own_adds_options(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "units: 2048" in result.stdout and "name: mnist_5k" in result.stdout
     help_text = mnist_exp(tmp_path, "--config-dir", str(own), "--help").stdout
-    assert "model: one_hidden, two_hidden, wide" in help_text
+    assert "model: cnn, mlp, one_hidden, two_hidden, wide" in help_text
     # The schema still checks the user's option.
     (own / "model" / "bad.yaml").write_text(
         "defaults:\n  - /schema/model/base@_here_\n  - _self_\nname: bad\nunitz: 3\n"

@@ -53,5 +53,5 @@ def make_loop(model, training: TrainingConfig, train_steps: int) -> Loop:
     if speed.tensor_loop(training):
         from mnist_exp.training.tensor_loop import TensorLoop
 
-        return TensorLoop(model, training, speed.jit_compile(training, train_steps))
+        return TensorLoop(model, training, speed.jit_compile(training, train_steps, model))
     return KerasLoop(model, training, train_steps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from mnist_exp.config.schema import TrainingConfig
+from mnist_exp.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -18,15 +19,31 @@ log = logging.getLogger(__name__)
 XLA_MIN_STEPS = 2_000
 
 
-def use_xla(training: TrainingConfig, train_steps: int) -> bool:
+def use_xla(training: TrainingConfig, train_steps: int, convolutional: bool = False) -> bool:
     """training.jit_compile, or for null (automatic) whether the run is long enough.
 
     train_steps counts the whole run's steps, all epochs: a resumed run decides as
-    the run it continues did, and so computes with the same kernels."""
+    the run it continues did, and so computes with the same kernels. Never for a
+    convolutional model: XLA's CPU convolutions are several times slower than the
+    oneDNN kernels TensorFlow's graphs use (benchmarks/README.md)."""
     if training.jit_compile is not None:
         return training.jit_compile
     # As Keras' own "auto": no XLA under a tf.distribute strategy (it is not tested here).
-    return training.strategy == "default" and train_steps >= XLA_MIN_STEPS
+    long_enough = train_steps >= XLA_MIN_STEPS
+    return training.strategy == "default" and long_enough and not convolutional
+
+
+def layer_kinds(model) -> set[str]:
+    """Which kinds of layers that XLA treats apart the model has: conv, pool."""
+    import keras
+
+    kinds = set()
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D):
+            kinds.add("conv")
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            kinds.add("pool")
+    return kinds
 
 
 def tensor_loop(training: TrainingConfig) -> bool:
@@ -38,17 +55,25 @@ def tensor_loop(training: TrainingConfig) -> bool:
     return training.loop == "tensors"
 
 
-def jit_compile(training: TrainingConfig, train_steps: int) -> bool:
+def jit_compile(training: TrainingConfig, train_steps: int, model=None) -> bool:
     """use_xla, less where Keras forbids it: with op determinism on GPUs.
 
     Keras refuses jit_compile while TensorFlow's op determinism is on, because some
     GPU kernels have no deterministic XLA version. XLA's CPU kernels are deterministic
     (the same seed gives the same history: tests/test_speed_options.py), so on a
     machine without GPUs XLA is used as configured; with GPUs Keras' rule stands.
+    The gradient of max pooling has no deterministic XLA version on any device.
     """
     import tensorflow as tf
 
-    jit = use_xla(training, train_steps)
+    kinds = layer_kinds(model)
+    jit = use_xla(training, train_steps, convolutional="conv" in kinds)
+    if jit and training.deterministic and "pool" in kinds:
+        raise ConfigError(
+            "training.jit_compile=true is not allowed with training.deterministic=true for "
+            "a model with max pooling: XLA has no deterministic gradient of it; set "
+            "training.deterministic=false, or leave training.jit_compile=null"
+        )
     if jit and training.deterministic and tf.config.list_logical_devices("GPU"):
         log.info("jit_compile is off: Keras does not combine XLA with op determinism on GPUs")
         return False
@@ -72,7 +97,7 @@ def apply(model, training: TrainingConfig, train_steps: int) -> None:
     batch, evaluation and prediction (a few dozen batches) run as TensorFlow graphs.
     (For training.loop=keras; TensorLoop does the same for the tensors loop.)
     """
-    jit = jit_compile(training, train_steps)
+    jit = jit_compile(training, train_steps, model)
     model.steps_per_execution = steps_per_execution(training)
     model._jit_compile = False  # Keras' own switch: it would compile every function
     model.train_function = model.test_function = model.predict_function = None
