@@ -58,8 +58,10 @@ def checkpointed_epoch(run_dir: Path) -> int:
         return 0
 
 
-def start_and_signal(tmp_path: Path, overrides: list[str], sig: signal.Signals) -> tuple[Path, int]:
-    """Start `mnist-exp OVERRIDES`, send `sig` once epoch 1 is checkpointed.
+def start_and_signal(
+    tmp_path: Path, overrides: list[str], sig: signal.Signals, after_epoch: int = 1
+) -> tuple[Path, int]:
+    """Start `mnist-exp OVERRIDES`, send `sig` once epoch `after_epoch` is checkpointed.
 
     Returns the run directory and the exit code.
     """
@@ -73,7 +75,7 @@ def start_and_signal(tmp_path: Path, overrides: list[str], sig: signal.Signals) 
         text=True,
     )
     deadline = time.monotonic() + 120
-    while checkpointed_epoch(run_dir) < 1:
+    while checkpointed_epoch(run_dir) < after_epoch:
         assert process.poll() is None, process.stderr.read()
         assert time.monotonic() < deadline, "no checkpoint within 120 s"
         time.sleep(0.02)

@@ -145,7 +145,70 @@ CONFIG_ROWS: list[Row] = [
     ("batch size > train", lambda t: ["training.batch_size=100000"], "training.batch_size"),
     ("limit too small", lambda t: ["data.limit_train=5"], "data.limit_train=5"),
     ("a path for the bundled digits", lambda t: [f"data.path={t}/x.npz"], "data.path="),
+    # model families
+    ("no widths", lambda t: ["model=mlp", "model.units=[]"], "model.units=[]"),
+    ("a negative width", lambda t: ["model=mlp", "model.units=[64,-3]"], "model.units="),
+    ("a zero filter count", lambda t: ["model=cnn", "model.filters=[32,0]"], "model.filters="),
+    (
+        "pooling below 1x1",
+        lambda t: ["model=cnn", "model.filters=[8,8,8,8]"],
+        "shrinks the 28x28 image below 1x1",
+    ),
+    (
+        "XLA with a deterministic max pooling",
+        lambda t: ["model=cnn", "training.jit_compile=true"],
+        "training.jit_compile=true is not allowed",
+    ),
+    # callbacks and schedules
+    ("unknown callback", lambda t: ["callbacks=[nope]"], "callbacks/nope"),
+    (
+        "a monitor in Keras' words",
+        lambda t: ["callbacks=[early_stopping]", "callbacks.early_stopping.monitor=val_loss"],
+        "callbacks.early_stopping.monitor='val_loss' is not allowed: one of",
+    ),
+    (
+        "negative patience",
+        lambda t: ["callbacks=[early_stopping]", "callbacks.early_stopping.patience=-1"],
+        "callbacks.early_stopping.patience=-1",
+    ),
+    (
+        "a warm-up longer than the run",
+        lambda t: ["schedule=cosine", "schedule.warmup_epochs=3"],
+        "schedule.warmup_epochs=3",
+    ),
+    (
+        "two things setting the learning rate",
+        lambda t: ["schedule=step", "callbacks=[reduce_lr_on_plateau]"],
+        "callbacks.reduce_lr_on_plateau",
+    ),
+    (
+        "a _target_ outside the allow-list",
+        lambda t: [f"--config-dir={own_callback(t, 'os.system')}", "callbacks=[mine]"],
+        "callbacks.mine._target_='os.system' is not allowed",
+    ),
+    (
+        "a _target_ nested in a callback's arguments",
+        lambda t: [f"--config-dir={own_callback(t, 'os.getcwd', nested=True)}", "callbacks=[mine]"],
+        "callbacks.mine.argument._target_='os.getcwd' is not allowed",
+    ),
 ]
+
+
+def own_callback(tmp: Path, target: str, nested: bool = False) -> Path:
+    """A config folder of the user's own with callbacks/mine.yaml naming `target`: the
+    run must refuse it before anything calls it (it would write PWNED)."""
+    folder = tmp / "my_conf" / "callbacks"
+    folder.mkdir(parents=True)
+    spec = (
+        {"_target_": "keras.callbacks.EarlyStopping", "argument": {"_target_": target}}
+        if nested
+        else {"_target_": target, "command": f"touch {tmp / 'PWNED'}"}
+    )
+    import yaml
+
+    (folder / "mine.yaml").write_text(yaml.safe_dump({"mine": spec}))
+    return folder.parent
+
 
 DATA_ROWS: list[Row] = [
     ("missing path", lambda t: ["data=mnist", f"data.path={t / 'nope.npz'}"], "does not exist"),
@@ -317,9 +380,23 @@ def test_the_table_is_large_enough():
     assert len(CONFIG_ROWS + DATA_ROWS + MODEL_ROWS + OUTPUT_ROWS) >= 30
 
 
+def test_a_refused_target_was_never_called(tmp_path):
+    assert_one_line_failure(
+        tmp_path,
+        [f"--config-dir={own_callback(tmp_path, 'os.system')}", SMOKE, "callbacks=[mine]"],
+        "is not allowed",
+    )
+    assert not (tmp_path / "PWNED").exists()
+
+
 @pytest.mark.parametrize(("name", "make", "expected"), CONFIG_ROWS, ids=_ids(CONFIG_ROWS))
 def test_bad_config(tmp_path, name, make, expected):
-    assert_one_line_failure(tmp_path, [SMOKE, *make(tmp_path)], expected)
+    assert_one_line_failure(tmp_path, with_flags_first(SMOKE, *make(tmp_path)), expected)
+
+
+def with_flags_first(*args: str) -> list[str]:
+    """Hydra's flags (--config-dir=...) before its overrides, as its parser wants them."""
+    return [a for a in args if a.startswith("--")] + [a for a in args if not a.startswith("--")]
 
 
 @pytest.mark.parametrize(("name", "make", "expected"), DATA_ROWS, ids=_ids(DATA_ROWS))

@@ -312,6 +312,17 @@ def test_summary_ranks_a_loss_lowest_first_and_keeps_failures_last(tmp_path):
     assert (tmp_path / "plots" / "sweep.png").is_file()
 
 
+def test_summary_says_which_jobs_early_stopping_ended(tmp_path):
+    stopped = {**done(0.3, 0.9), "epochs": 4, "stopped_epoch": 4, "stop_reason": "early_stopping"}
+    make_job(tmp_path, 0, ["training.epochs=10", "model.dropout=0.1"], stopped)
+    make_job(tmp_path, 1, ["training.epochs=10", "model.dropout=0.2"], done(0.4, 0.8))
+    summary.write(summary.build(tmp_path))
+    by_job = read_summary(tmp_path)
+    assert by_job.loc[0, "stopped_epoch"] == 4 and pd.isna(by_job.loc[1, "stopped_epoch"])
+    rows = {row["job"]: row for row in markdown_rows(tmp_path)}
+    assert (rows["0"]["stopped_epoch"], rows["1"]["stopped_epoch"]) == ("4", "")
+
+
 def test_summary_of_an_empty_folder_is_empty_and_report_says_so(tmp_path):
     assert summary.build(tmp_path).table.empty
     assert report.report([str(tmp_path), "--no-write"]) == 2

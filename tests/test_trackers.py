@@ -82,7 +82,7 @@ def test_mlflow_run_holds_params_history_final_metrics_and_artifacts(tracked_run
 
     params = run.data.params
     assert params["data.name"] == "mnist_5k"
-    assert params["model.units"] == "512"
+    assert params["model.units"] == "[512]"
     assert params["optimizer.name"] == "rmsprop"
     assert params["optimizer.learning_rate"] == "0.001"
     assert params["training.epochs"] == str(EPOCHS)
@@ -231,12 +231,15 @@ def test_final_metrics_leave_the_per_epoch_series_alone():
         "train/seconds": float("nan"),
         "data": {"train": 10},
         "deterministic": True,
+        "stopped_epoch": 7,  # early stopping ended the run: a final value of its own
+        "stop_reason": "early_stopping",  # text: a tag, not a metric
     }
     assert loggers.final_metrics(metrics) == {
         "test/accuracy": 0.9,
         "test/correct": 900.0,
         "best/val/accuracy": 0.91,
         "best/val/loss": 0.3,
+        "stopped_epoch": 7.0,
     }
 
 

@@ -172,6 +172,7 @@ class Config:
     data: DataConfig = MISSING
     model: Any = MISSING  # a model family's schema (models/)
     optimizer: Any = MISSING  # one of config/optimizers.py's schemas
+    schedule: Any = MISSING  # one of training/schedules.py's schemas
     loss: LossConfig = MISSING
     validation: ValidationConfig = MISSING
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -185,3 +186,15 @@ class Config:
 
     def __post_init__(self) -> None:
         require_choice("optimized_metric", self.optimized_metric, OBJECTIVES)
+        if hasattr(self.schedule, "check"):
+            self.schedule.check(self.training.epochs)
+        for name, spec in self.callbacks.items():
+            target = spec.get("_target_") if isinstance(spec, dict) else spec._target_
+            schedule = getattr(self.schedule, "name", "constant")
+            require(
+                not str(target).endswith(".ReduceLROnPlateau") or schedule == "constant",
+                f"callbacks.{name}",
+                name,
+                f"with schedule=constant only: it and schedule={schedule} would both set "
+                "the learning rate",
+            )

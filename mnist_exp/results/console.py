@@ -19,6 +19,16 @@ def print_error(message: str) -> None:
     )
 
 
+def stopped(metrics: dict) -> str:
+    """How a callback ended the run early, and whose weights the model has."""
+    notes = []
+    if metrics.get("stopped_epoch"):
+        notes.append(f"stopped after epoch {metrics['stopped_epoch']}: {metrics['stop_reason']}")
+    if metrics.get("weights_epoch"):
+        notes.append(f"weights of epoch {metrics['weights_epoch']}")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def print_run(console: Console, metrics: dict, run_dir: Path) -> None:
     table = Table(title="mnist-exp run", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -34,7 +44,7 @@ def print_run(console: Console, metrics: dict, run_dir: Path) -> None:
         ("correct / incorrect", f"{metrics['test/correct']} / {metrics['test/incorrect']} of {n}"),
         ("test loss", shown("test/loss")),
         ("best val accuracy", f"{shown('val/accuracy')} (epoch {metrics['val/best_epoch']})"),
-        ("epochs", str(metrics["epochs"])),
+        ("epochs", str(metrics["epochs"]) + stopped(metrics)),
         (
             "fit time",
             f"{shown('train/seconds')} s ({shown('train/samples_per_second')} samples/s)",

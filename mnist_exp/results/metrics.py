@@ -37,6 +37,8 @@ METRICS = (
     Metric("train/accuracy", keras="accuracy", objective=True, summary="csv"),
     Metric("train/loss", keras="loss", objective=True, summary="csv"),
     Metric("epochs", fmt="d", summary="md"),
+    Metric("stopped_epoch", fmt="d", summary="md"),  # a callback stopped the run after it
+    Metric("weights_epoch", fmt="d", summary="csv"),  # the epoch whose weights were saved
     Metric("train/seconds", fmt=".1f", summary="md"),
     Metric("wall_seconds", fmt=".1f", summary="md"),
     Metric("threads", fmt="d", summary="csv", tracked=False),

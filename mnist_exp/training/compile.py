@@ -8,9 +8,7 @@ from mnist_exp.config.optimizers import OptimizerConfig
 from mnist_exp.config.schema import LossConfig
 
 
-def build_optimizer(
-    cfg: OptimizerConfig, learning_rate: float | None = None
-) -> keras.optimizers.Optimizer:
+def build_optimizer(cfg: OptimizerConfig, learning_rate=None) -> keras.optimizers.Optimizer:
     """The Keras optimizer of that name, with the config's fields as its arguments;
     learning_rate overrides the config's (replica scaling)."""
     kwargs = cfg.keras_kwargs()
@@ -28,6 +26,7 @@ def build_loss(cfg: LossConfig, one_hot: bool | None = None) -> keras.losses.Los
 
 
 def compile_model(model, optimizer: OptimizerConfig, loss: LossConfig, learning_rate, one_hot):
+    """learning_rate: a float, or a Keras schedule (training/schedules.py)."""
     model.compile(
         optimizer=build_optimizer(optimizer, learning_rate),
         loss=build_loss(loss, one_hot),

@@ -32,7 +32,7 @@ from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
 from mnist_exp.training import devices, threads
 from mnist_exp.training.callbacks import checkpoint, trackers
-from mnist_exp.training.callbacks.from_config import configured_callbacks
+from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
 from mnist_exp.training.callbacks.guards import StopOnNaN, StopOnSignal
 from mnist_exp.training.callbacks.history import EpochRecorder
 from mnist_exp.training.callbacks.progress import RichProgress
@@ -98,11 +98,16 @@ def _run(cfg, run_dir, console, base, dataset, state, tracker_callbacks) -> dict
         for y in (dataset.y_train, dataset.y_val, dataset.y_test)
     )
     built = build_or_resume(cfg, run_dir, console, dataset, state, one_hot)
-    history, fit_seconds = fit(
+    history, fit_seconds, stopped = fit(
         cfg, run_dir, console, built, dataset, y_train, y_val, tracker_callbacks
     )
     evaluation = evaluate_and_verify(cfg, run_dir, built, dataset, y_test)
-    measured = {"train/seconds": fit_seconds, "threads": n_threads, "started": started}
+    measured = {
+        "train/seconds": fit_seconds,
+        "threads": n_threads,
+        "started": started,
+        "stopped": stopped,
+    }
     return write_results(
         cfg, run_dir, console, base, built, dataset, history, evaluation, measured, state
     )
@@ -116,9 +121,7 @@ class Built:
     loop: Loop
     placement: devices.Placement
     learning_rate: float
-    done: int  # epochs completed before this process started
-    rows: list[dict]  # their history rows
-    fit_before: float  # their fit seconds
+    state: checkpoint.State | None  # the checkpoint it resumes from
 
 
 def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot) -> Built:
@@ -128,60 +131,73 @@ def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot
         cfg.optimizer.learning_rate, placement.replicas, cfg.training.lr_scaling
     )
     with placement.strategy.scope():
+        steps_per_epoch = math.ceil(len(dataset.y_train) / cfg.training.batch_size)
         if state is None:
             model = build_model(cfg.model, dataset.image_shape, dataset.n_classes)
-            compile_model(model, cfg.optimizer, cfg.loss, learning_rate, one_hot)
-            done, rows, fit_before = 0, [], 0.0
-        else:
+            rate = cfg.schedule.build(learning_rate, steps_per_epoch, cfg.training.epochs)
+            compile_model(model, cfg.optimizer, cfg.loss, rate, one_hot)
+        else:  # its optimizer, schedule and step count come with it
             model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
-            done, rows, fit_before = state.epoch, state.history, state.fit_seconds
-            console.print(f"resuming {run_dir} after epoch {done} of {cfg.training.epochs}")
-        steps = math.ceil(len(dataset.y_train) / cfg.training.batch_size) * cfg.training.epochs
-        loop = make_loop(model, cfg.training, steps)
-    return Built(model, loop, placement, learning_rate, done, rows, fit_before)
+            checkpoint.restore_rng_states(model, state.arrays.get(checkpoint.RNG, []))
+            console.print(f"resuming {run_dir} after epoch {state.epoch} of {cfg.training.epochs}")
+        loop = make_loop(model, cfg.training, steps_per_epoch * cfg.training.epochs)
+    return Built(model, loop, placement, learning_rate, state)
 
 
 def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_callbacks):
-    """Train the remaining epochs; (history, fit seconds). A signal or a NaN loss ends
-    it with its error, after the last completed epoch is written."""
+    """Train the remaining epochs; (history, fit seconds, how the configured callbacks
+    stopped it). A signal or a NaN loss ends it with its error, after the last
+    completed epoch is written."""
+    state = built.state or checkpoint.State(0, "", [], 0.0)  # a new run: nothing done yet
     stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
-    recorder = EpochRecorder(built.rows, keep=lambda: stop_on_signal.received is None)
+    recorder = EpochRecorder(state.history, keep=lambda: stop_on_signal.received is None)
+    configured = configured_callbacks(cfg.callbacks)
+    state.resume(configured)
     fit_started = time.perf_counter()
 
     def fit_seconds() -> float:
-        return built.fit_before + time.perf_counter() - fit_started
+        return state.fit_seconds + time.perf_counter() - fit_started
 
     callbacks: list = [
         recorder,
         stop_on_nan,
         stop_on_signal,
-        *configured_callbacks(cfg.callbacks),
+        *configured.values(),
         checkpoint.Checkpointer(
             run_dir,
             recorder.rows,
             lambda: run_files.write_history(run_dir, recorder.rows),
             keep_epoch=lambda: not stop_on_nan.tripped and stop_on_signal.received is None,
             fit_seconds=fit_seconds,
+            callbacks=configured,
         ),
         *tracker_callbacks,
     ]
     if cfg.training.progress:
         callbacks.append(RichProgress(console, cfg.training.batch_size))
-    if built.done < cfg.training.epochs:
-        built.loop.fit(
-            as_tensor(dataset.x_train),  # no copy of the training set
-            y_train,
-            epochs=cfg.training.epochs,
-            initial_epoch=built.done,
-            validation_data=(as_tensor(dataset.x_val), y_val),
-            callbacks=callbacks,
-        )
+    # Run even with no epoch left (the checkpoint is of the last one, or a callback
+    # had stopped the run): the callbacks' state resumes and ends as it would have.
+    built.loop.fit(
+        as_tensor(dataset.x_train),  # no copy of the training set
+        y_train,
+        epochs=state.epoch if stopped_early(state) else cfg.training.epochs,
+        initial_epoch=state.epoch,
+        validation_data=(as_tensor(dataset.x_val), y_val),
+        callbacks=callbacks,
+    )
     seconds = fit_seconds()
+    raise_if_cut_short(cfg, run_dir, recorder.rows, stop_on_signal, stop_on_nan)
+    return run_files.history_frame(recorder.rows), seconds, how_it_stopped(configured)
+
+
+def raise_if_cut_short(cfg, run_dir, rows, stop_on_signal, stop_on_nan) -> None:
+    """A signal or a NaN loss ended fit: keep the history of the completed epochs and
+    say how to go on."""
     if stop_on_signal.received or stop_on_nan.tripped:
-        run_files.write_history(run_dir, recorder.rows)
+        run_files.write_history(run_dir, rows)
     if stop_on_signal.received:
         raise RunInterrupted(
-            f"{stop_on_signal.received} after epoch {len(recorder.rows)} of "
+            f"{stop_on_signal.received} after epoch {len(rows)} of "
             f"{cfg.training.epochs}; continue with: mnist-exp resume={run_dir}",
             stop_on_signal.received,
         )
@@ -191,7 +207,12 @@ def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_ca
             f"the training loss became NaN at epoch {epoch}, step {step}: try a smaller "
             f"optimizer.learning_rate (now {cfg.optimizer.learning_rate:g})"
         )
-    return run_files.history_frame(recorder.rows), seconds
+
+
+def stopped_early(state: checkpoint.State) -> bool:
+    """Whether a callback had stopped the run by the checkpoint's epoch (its process
+    ended before the results were written)."""
+    return any(kept.get("stopped_epoch") for kept in state.callbacks.values())
 
 
 @dataclass
@@ -233,6 +254,7 @@ def write_results(
     )
     metrics = {
         **run_metrics(history, evaluation, len(dataset.y_train), measured["train/seconds"]),
+        **measured["stopped"],
         "params": built.model.count_params(),
         "threads": measured["threads"],
         **built.placement.describe(cfg.training.batch_size, built.learning_rate),

@@ -10,11 +10,13 @@ vocabulary gives the metric, unless the config sets `mode`.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
+import re
 from typing import Any
 
 import keras
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 
 from mnist_exp.config.targets import allowed, check_targets
 from mnist_exp.errors import ConfigError
@@ -23,16 +25,31 @@ from mnist_exp.results.metrics import direction, to_keras
 MODES = {"maximize": "max", "minimize": "min"}
 
 
-def configured_callbacks(callbacks: dict[str, Any]) -> list[keras.callbacks.Callback]:
-    """The configured callbacks, in the order the config lists them."""
-    return [build(name, spec) for name, spec in callbacks.items()]
+def configured_callbacks(callbacks: dict[str, Any]) -> dict[str, keras.callbacks.Callback]:
+    """The configured callbacks by name, in the order the config lists them."""
+    return {name: build(name, spec) for name, spec in callbacks.items()}
+
+
+def how_it_stopped(callbacks: dict[str, keras.callbacks.Callback]) -> dict:
+    """What metrics.json says of the callbacks' work, in 1-based epochs: the epoch after
+    which one stopped training and which one (stopped_epoch; stop_reason, its class in
+    snake case: early_stopping), and the epoch whose weights were restored as the
+    model (weights_epoch). Keras' EarlyStopping and its subclasses keep these."""
+    found = {}
+    for callback in callbacks.values():
+        if getattr(callback, "stopped_epoch", 0):
+            found["stopped_epoch"] = callback.stopped_epoch + 1
+            found["stop_reason"] = re.sub(r"(?<!^)(?=[A-Z])", "_", type(callback).__name__).lower()
+        if getattr(callback, "restore_best_weights", False) and callback.best_weights:
+            found["weights_epoch"] = callback.best_epoch + 1
+    return found
 
 
 def build(name: str, spec: Any) -> keras.callbacks.Callback:
     spec = dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
     key = f"callbacks.{name}"
     check_targets(spec, key)
-    cls = get_class(spec["_target_"]) if allowed(spec["_target_"]) else None
+    cls = locate(spec["_target_"], f"{key}._target_") if allowed(spec["_target_"]) else None
     if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
         raise ConfigError(f"{key}._target_={spec['_target_']!r} is not a Keras callback")
     if "monitor" in spec:
@@ -43,5 +60,33 @@ def build(name: str, spec: Any) -> keras.callbacks.Callback:
     return instantiate(spec)
 
 
+def locate(path: str, key: str):
+    """The object a dotted path names, imported; a path that names none is one error."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[split:]:
+                found = getattr(found, name)
+        except AttributeError:
+            break
+        return found
+    raise ConfigError(f"{key}={path!r} names nothing that can be imported")
+
+
 def _parameters(cls: type) -> set[str]:
-    return set(inspect.signature(cls.__init__).parameters)
+    """The keyword arguments a callback class takes, through the classes it passes
+    **kwargs on to."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names

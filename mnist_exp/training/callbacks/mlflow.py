@@ -235,7 +235,7 @@ class MlflowRun:
         try:
             self.log_history()
             self.log_metrics(final_metrics(metrics), step=int(metrics.get("epochs") or 0))
-            for key in ("reason", "message"):
+            for key in ("reason", "message", "stop_reason"):
                 if metrics.get(key):
                     self.client.set_tag(self.run_id, f"mnist_exp.{key}", str(metrics[key])[:5000])
             self.client.set_tag(self.run_id, "mnist_exp.status", status)

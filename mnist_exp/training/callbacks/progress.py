@@ -61,6 +61,7 @@ class RichProgress(keras.callbacks.Callback):
         self._epoch_started = 0.0
         self._last: float | None = None  # the last draw's time; None: not yet this epoch
         self._steps = 0
+        self._cut_short = False
 
     def on_train_begin(self, logs=None):
         self.progress.start()
@@ -76,6 +77,9 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.update(self._task, completed=0, epoch=f"{epoch + 1}/{self._epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
+        # A stop asked during the epoch's steps (a signal, a NaN loss) cuts it short;
+        # one asked at its end (early stopping) comes after the epoch is complete.
+        self._cut_short = self.model.stop_training
         now = self.clock()
         if self._last is not None and now - self._last < self.interval:
             return
@@ -98,7 +102,7 @@ class RichProgress(keras.callbacks.Callback):
         metrics = from_keras(logs or {})
         seconds = self.clock() - self._epoch_started
         text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        if self.model.stop_training:  # cut short by a signal or a NaN loss
+        if self._cut_short:
             text = "stopped before the end of the epoch"
         self.progress.console.print(f"epoch {epoch + 1}/{self._epochs}  {text}  ({seconds:.1f}s)")
 

@@ -1,0 +1,128 @@
+"""The schedule group: how the learning rate moves during a run, each option its
+typed schema and its Keras form together (app/schemas.py registers the schemas).
+
+Each starts from the optimizer's learning_rate and counts in epochs. Keras' own
+schedule classes carry them over the run's steps, so that a schedule is saved with
+the optimizer in model.keras and a resumed run continues it from the optimizer's
+step count. The rate an epoch starts with, history.csv's lr, is the schedule at step
+epoch x steps_per_epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from mnist_exp.errors import require
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = MISSING
+
+    def check(self, epochs: int) -> None:
+        """Checks that need the run's length (training.epochs)."""
+
+    def build(self, learning_rate: float, steps_per_epoch: int, epochs: int):
+        """The learning rate the optimizer takes: a float, or a Keras schedule."""
+        raise NotImplementedError
+
+
+@dataclass
+class ConstantConfig(ScheduleConfig):
+    """The optimizer's learning rate throughout (callbacks may still change it)."""
+
+    name: str = "constant"
+
+    def build(self, learning_rate: float, steps_per_epoch: int, epochs: int):
+        return learning_rate
+
+
+@dataclass
+class CosineConfig(ScheduleConfig):
+    """A linear warm-up from 0 over `warmup_epochs`, then a cosine from the learning
+    rate down to final_fraction of it at the run's last step."""
+
+    name: str = "cosine"
+    warmup_epochs: int = 0
+    final_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(
+            self.warmup_epochs >= 0, "schedule.warmup_epochs", self.warmup_epochs, "an integer >= 0"
+        )
+        require(
+            0.0 <= self.final_fraction <= 1.0,
+            "schedule.final_fraction",
+            self.final_fraction,
+            "a fraction in [0, 1]",
+        )
+
+    def check(self, epochs: int) -> None:
+        require(
+            self.warmup_epochs < epochs,
+            "schedule.warmup_epochs",
+            self.warmup_epochs,
+            f"fewer than the run's training.epochs={epochs}",
+        )
+
+    def build(self, learning_rate: float, steps_per_epoch: int, epochs: int):
+        import keras
+
+        warmup = self.warmup_epochs * steps_per_epoch
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else learning_rate,
+            decay_steps=epochs * steps_per_epoch - warmup,
+            alpha=self.final_fraction,
+            warmup_target=learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+
+
+@dataclass
+class ExponentialConfig(ScheduleConfig):
+    """The learning rate times decay_rate after each epoch."""
+
+    name: str = "exponential"
+    decay_rate: float = 0.9
+
+    def __post_init__(self) -> None:
+        require(
+            0 < self.decay_rate <= 1, "schedule.decay_rate", self.decay_rate, "a rate in (0, 1]"
+        )
+
+    def build(self, learning_rate: float, steps_per_epoch: int, epochs: int):
+        import keras
+
+        return keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=steps_per_epoch, decay_rate=self.decay_rate, staircase=True
+        )
+
+
+@dataclass
+class StepConfig(ScheduleConfig):
+    """The learning rate times gamma after every step_epochs epochs."""
+
+    name: str = "step"
+    step_epochs: int = 5
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        require(self.step_epochs >= 1, "schedule.step_epochs", self.step_epochs, "an integer >= 1")
+        require(0 < self.gamma <= 1, "schedule.gamma", self.gamma, "a factor in (0, 1]")
+
+    def build(self, learning_rate: float, steps_per_epoch: int, epochs: int):
+        import keras
+
+        return keras.optimizers.schedules.ExponentialDecay(
+            learning_rate,
+            decay_steps=self.step_epochs * steps_per_epoch,
+            decay_rate=self.gamma,
+            staircase=True,
+        )
+
+
+def schemas() -> dict[str, type]:
+    """Where each schedule's schema goes in Hydra's ConfigStore: schema/schedule/<name>."""
+    return {f"schema/schedule/{cls.name}": cls for cls in ScheduleConfig.__subclasses__()}
