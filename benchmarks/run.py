@@ -1,5 +1,6 @@
 """`make bench`: the tutorial's raw Keras script, a plain PyTorch loop and mnist-exp
-(its default path and each speed option), timed side by side on this machine.
+(its default path and each speed option), timed side by side on this machine; and
+keras-io's mnist_convnet the same three ways (`model=cnn`).
 
 Every run is its own process, measured from outside (wall time, peak RSS); the
 systems take turns, round after round, so that a busy spell on the machine hits
@@ -7,6 +8,11 @@ them alike, and each figure is the median over rounds with the spread beside it.
 The Markdown report goes to benchmarks/results/; see benchmarks/README.md.
 
 Usage: python -m benchmarks.run [--rounds 3] [--data PATH] [--skip-profile]
+                                [--systems KEY,...] [--compare GIT_REV] [--cnn-epochs 3]
+
+--compare adds mnist-exp's default as it was at GIT_REV (any commit of this
+repository; give it more than once for more), run from a copy of that tree in the
+same rounds: a change measured before and after, side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +35,7 @@ from benchmarks import datasets, machine, measure, report
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 EPOCHS, BATCH = 5, 128
+CNN_EPOCHS = 3  # keras-io's example trains 15; a few time each system's epochs as well
 
 
 @dataclass
@@ -37,11 +45,15 @@ class System:
     kind: str  # script | mnist-exp
     args: list[str] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)
+    tree: Path | None = None  # mnist-exp from this copy of another commit's tree
+    group: str = "mlp"  # mlp: the tutorial's network; cnn: keras-io's convnet
 
 
-def systems(data: datasets.Choice, with_torch: bool) -> list[System]:
+def systems(data: datasets.Choice, with_torch: bool, cnn_epochs: int = CNN_EPOCHS) -> list[System]:
     """What is timed. mnist-exp runs the tutorial's preset: all 60k images trained on,
-    the test set as validation data, as the raw script does, so the work is the same."""
+    the test set as validation data, as the raw script does, so the work is the same.
+    For the CNN, every system trains on 54,000 images and validates on 6,000, as
+    keras-io's validation_split=0.1 does (mnist-exp's holdout is stratified)."""
     tutorial = ["+experiment=tutorial", f"data={data.name}", f"data.path={data.path}"]
     found = [
         System("raw", "raw Keras script (the tutorial)", "script", ["benchmarks.raw_keras"]),
@@ -79,11 +91,62 @@ def systems(data: datasets.Choice, with_torch: bool) -> list[System]:
     ]
     if with_torch:
         found.insert(1, System("torch", "PyTorch loop", "script", ["benchmarks.torch_loop"]))
+    if cnn_epochs > 0:
+        found += cnn_systems(data, with_torch, cnn_epochs)
     return found
 
 
-def child_env() -> dict[str, str]:
+def cnn_systems(data: datasets.Choice, with_torch: bool, epochs: int) -> list[System]:
+    cnn = [
+        f"data={data.name}",
+        f"data.path={data.path}",
+        "model=cnn",
+        "optimizer=adam",
+        f"training.epochs={epochs}",
+        "validation.size=6000",
+    ]
+    found = [
+        System(
+            "cnn_raw",
+            "keras-io mnist_convnet script",
+            "script",
+            ["benchmarks.raw_cnn_keras", str(epochs)],
+            group="cnn",
+        ),
+        System("cnn_mnist_exp", "mnist-exp model=cnn", "mnist-exp", cnn, group="cnn"),
+    ]
+    if with_torch:
+        found.insert(
+            1,
+            System(
+                "cnn_torch",
+                "convnet, PyTorch loop",
+                "script",
+                ["benchmarks.torch_cnn", str(epochs)],
+                group="cnn",
+            ),
+        )
+    return found
+
+
+def tree_at(revision: str, work: Path) -> Path:
+    """The repository's files at `revision`, importable as they were: `mnist_exp` and
+    its configs (`mnist_exp.conf`, a link to the tree's conf/ as the wheel maps it)."""
+    tree = work / f"tree-{revision}"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    if not (tree / "mnist_exp" / "conf").exists():
+        (tree / "mnist_exp" / "conf").symlink_to(tree / "conf", target_is_directory=True)
+    return tree
+
+
+def child_env(tree: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if tree is not None:  # its mnist_exp before the installed one
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     env.update(COLUMNS="120", TERM=env.get("TERM", "xterm-256color"), PYTHONUNBUFFERED="1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.pop("KERAS_BACKEND", None)
@@ -94,10 +157,11 @@ def child_env() -> dict[str, str]:
 def run_once(system: System, data: datasets.Choice, work: Path, index: int) -> dict:
     out = work / f"{system.key}-{index}"
     if system.kind == "script":
-        command = [sys.executable, "-m", *system.args, str(data.path), f"{out}.json"]
+        module, *script_args = system.args
+        command = [sys.executable, "-m", module, str(data.path), f"{out}.json", *script_args]
     else:
         command = [sys.executable, "-m", "mnist_exp", *system.args, f"hydra.run.dir={out}"]
-    measured = measure.run(command, ROOT, child_env())
+    measured = measure.run(command, ROOT, child_env(system.tree))
     if measured.returncode != 0:
         raise SystemExit(
             f"{system.label} failed (exit {measured.returncode}):\n{measured.output_tail}"
@@ -190,6 +254,13 @@ def main() -> None:
     parser.add_argument("--data", help="an npz (Keras layout) or IDX folder to use instead")
     parser.add_argument("--skip-profile", action="store_true", help="no per-step profile")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the report")
+    parser.add_argument("--systems", help="only these systems, by key (raw is always timed)")
+    parser.add_argument(
+        "--cnn-epochs", type=int, default=CNN_EPOCHS, help="the CNN's epochs; 0: no CNN"
+    )
+    parser.add_argument(
+        "--compare", metavar="GIT_REV", action="append", help="also mnist-exp's default at REV"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -204,7 +275,25 @@ def main() -> None:
             print("torch is not installed: the PyTorch loop is skipped (pip install torch==2.13.0)")
         described = machine.describe(with_torch)
         warm_up(with_torch)
-        timed = systems(data, with_torch)
+        timed = systems(data, with_torch, args.cnn_epochs)
+        if args.systems:  # and the baselines of their groups, which the ratios need
+            wanted = set(args.systems.split(","))
+            groups = {s.group for s in timed if s.key in wanted} | (
+                {"mlp"} if args.compare else set()
+            )
+            baselines = {report.BASELINES[group][0] for group in groups}
+            timed = [s for s in timed if s.key in wanted | baselines]
+        default = next(s for s in systems(data, with_torch) if s.key == "mnist_exp")
+        for revision in args.compare or []:
+            timed.append(
+                System(
+                    f"mnist_exp_at_{revision}",
+                    f"mnist-exp (default) at {revision}",
+                    "mnist-exp",
+                    default.args,
+                    tree=tree_at(revision, work),
+                )
+            )
         for round_index in range(args.rounds):
             turn = round_index % len(timed)  # each round starts with another system
             for system in timed[turn:] + timed[:turn]:
@@ -229,7 +318,11 @@ def main() -> None:
         "epochs": EPOCHS,
         "batch_size": BATCH,
         "rounds": args.rounds,
-        "systems": {s.key: {"label": s.label, "args": s.args, "runs": s.runs} for s in timed},
+        "systems": {
+            s.key: {"label": s.label, "args": s.args, "runs": s.runs, "group": s.group}
+            for s in timed
+        },
+        "cnn_epochs": args.cnn_epochs,
         "help_seconds": help_times,
         "import_tensorflow_seconds": import_times["tensorflow"],
         "import_keras_mnist_exp_seconds": import_times["mnist_exp"],
