@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -194,3 +195,24 @@ def test_a_sweep_compares_an_mlp_with_a_cnn(tmp_path):
     table = pd.read_csv(sweep / "summary.csv")
     assert sorted(table["model"]) == ["cnn", "one_hidden"]
     assert list(table["status"]) == ["completed", "completed"]
+
+
+@pytest.mark.slow
+def test_one_epoch_of_the_best_cnn_on_full_mnist_reaches_98_percent(tmp_path, shared_mnist):
+    # One epoch: no schedule to decay through, smaller batches, a larger step
+    # (98.70% on the 2-core machine of benchmarks/results/).
+    result = run_cli(
+        tmp_path,
+        "+experiment=cnn_best",
+        f"data.path={shared_mnist}",
+        "training.epochs=1",
+        "schedule=constant",
+        "training.batch_size=64",
+        "optimizer.learning_rate=0.002",
+        "training.progress=false",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test/accuracy"] >= 0.98, metrics["test/accuracy"]
+    np.testing.assert_equal(metrics["data"]["train"], 54_000)
