@@ -1,4 +1,5 @@
-"""Which data the benchmark uses, and a plain reader for it that every system shares.
+"""Which data the benchmark uses, and what every plain script shares: the reader of
+the data, and the writer of the result the benchmark reads back.
 
 In order of preference: full MNIST at ../shared/data/mnist.npz, full Fashion-MNIST
 from Debian's dataset-fashion-mnist package, then the 5,000 digits bundled with
@@ -8,6 +9,8 @@ same split.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +68,17 @@ def load_raw(path: str | Path):
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
     x_train, y_train, x_test, y_test = read_idx_dir(path)
     return (x_train, y_train), (x_test, y_test)
+
+
+def write_result(
+    path: str, started: float, fit_seconds: float, train_samples: int, epochs: int, accuracy
+) -> None:
+    """The script's figures for the benchmark (started: its time.perf_counter() at start)."""
+    result = {
+        "fit_seconds": fit_seconds,
+        "train_samples": int(train_samples),
+        "epochs": epochs,
+        "test_accuracy": float(accuracy),
+        "inner_seconds": time.perf_counter() - started,
+    }
+    Path(path).write_text(json.dumps(result))

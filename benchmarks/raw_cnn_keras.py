@@ -8,7 +8,6 @@ Keras' defaults, then evaluate on the test set. Nothing tuned.
 Usage: python raw_cnn_keras.py DATA RESULT_JSON EPOCHS
 """
 
-import json
 import sys
 import time
 
@@ -16,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from benchmarks.datasets import load_raw
+from benchmarks.datasets import load_raw, write_result
 
 started = time.perf_counter()
 epochs = int(sys.argv[3])
@@ -46,12 +45,4 @@ model.fit(x_train, y_train_hot, batch_size=128, epochs=epochs, validation_split=
 fit_seconds = time.perf_counter() - fit_started
 
 _, accuracy = model.evaluate(x_test, y_test_hot, verbose=0)
-result = {
-    "fit_seconds": fit_seconds,
-    "train_samples": int(len(x_train) * 0.9),
-    "epochs": epochs,
-    "test_accuracy": float(accuracy),
-    "inner_seconds": time.perf_counter() - started,
-}
-with open(sys.argv[2], "w") as handle:
-    json.dump(result, handle)
+write_result(sys.argv[2], started, fit_seconds, len(x_train) * 0.9, epochs, accuracy)

@@ -7,7 +7,6 @@ one-hot labels (to_categorical), `model.fit` with Keras' defaults, 5 epochs of b
 Usage: python raw_keras.py DATA RESULT_JSON   (DATA: a Keras-layout .npz or IDX folder)
 """
 
-import json
 import sys
 import tempfile
 import time
@@ -17,7 +16,7 @@ from keras.layers import Activation, Dense, Input
 from keras.models import Sequential
 from keras.utils import to_categorical
 
-from benchmarks.datasets import load_raw
+from benchmarks.datasets import load_raw, write_result
 
 started = time.perf_counter()
 (X_train, y_train), (X_test, y_test) = load_raw(sys.argv[1])
@@ -47,12 +46,4 @@ with tempfile.TemporaryDirectory() as folder:
 predicted = np.argmax(model.predict(X_test, verbose=0), axis=1)
 correct = int(np.count_nonzero(predicted == y_test))
 
-result = {
-    "fit_seconds": fit_seconds,
-    "train_samples": len(X_train),
-    "epochs": 5,
-    "test_accuracy": correct / len(y_test),
-    "inner_seconds": time.perf_counter() - started,
-}
-with open(sys.argv[2], "w") as handle:
-    json.dump(result, handle)
+write_result(sys.argv[2], started, fit_seconds, len(X_train), 5, correct / len(y_test))

@@ -9,14 +9,13 @@ validation_split=0.1 does. Nothing compiled.
 Usage: python torch_cnn.py DATA RESULT_JSON EPOCHS
 """
 
-import json
 import sys
 import time
 
 import torch
 from torch import nn
 
-from benchmarks.datasets import load_raw
+from benchmarks.datasets import load_raw, write_result
 
 started = time.perf_counter()
 torch.manual_seed(42)
@@ -71,12 +70,4 @@ for epoch in range(epochs):
 fit_seconds = time.perf_counter() - fit_started
 
 _, accuracy = evaluate(x_test, y_test)
-result = {
-    "fit_seconds": fit_seconds,
-    "train_samples": len(x_train),
-    "epochs": epochs,
-    "test_accuracy": accuracy,
-    "inner_seconds": time.perf_counter() - started,
-}
-with open(sys.argv[2], "w") as handle:
-    json.dump(result, handle)
+write_result(sys.argv[2], started, fit_seconds, len(x_train), epochs, accuracy)

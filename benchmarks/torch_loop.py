@@ -8,7 +8,6 @@ set evaluated after every epoch as the tutorial's validation. Nothing compiled.
 Usage: python torch_loop.py DATA RESULT_JSON
 """
 
-import json
 import sys
 import tempfile
 import time
@@ -16,7 +15,7 @@ import time
 import torch
 from torch import nn
 
-from benchmarks.datasets import load_raw
+from benchmarks.datasets import load_raw, write_result
 
 started = time.perf_counter()
 torch.manual_seed(42)
@@ -67,12 +66,4 @@ fit_seconds = time.perf_counter() - fit_started
 _, accuracy = evaluate(x_test, y_test)
 with tempfile.TemporaryDirectory() as folder:
     torch.save(model.state_dict(), f"{folder}/model.pt")
-result = {
-    "fit_seconds": fit_seconds,
-    "train_samples": len(x_train),
-    "epochs": epochs,
-    "test_accuracy": accuracy,
-    "inner_seconds": time.perf_counter() - started,
-}
-with open(sys.argv[2], "w") as handle:
-    json.dump(result, handle)
+write_result(sys.argv[2], started, fit_seconds, len(x_train), epochs, accuracy)

@@ -21,6 +21,21 @@ def class_names(data: str) -> list[str]:
     return yaml.safe_load((ROOT / "conf" / "data" / f"{data}.yaml").read_text())["class_names"]
 
 
+def run_dataset(run_dir: Path):
+    """The data a run trained on, split as it was: read again from its .hydra/config.yaml."""
+    import yaml
+
+    from mnist_exp.config.schema import DataConfig, ValidationConfig
+    from mnist_exp.data.dataset import load
+
+    config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    return load(
+        DataConfig(**config["data"]),
+        ValidationConfig(**config["validation"]),
+        config["training"]["seed"],
+    )
+
+
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """An environment that cannot reach the internet and keeps caches in tmp."""
     env = dict(os.environ)

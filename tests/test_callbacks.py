@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from tests.helpers import run_cli, start_and_signal
+from tests.helpers import run_cli, run_dataset, start_and_signal
 
 FAST = ["data=mnist_5k", "data.limit_train=1500", "training.progress=false"]
 VALUES = ["train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr"]
@@ -60,15 +59,7 @@ def validation_loss_of_the_saved_model(run_dir: Path) -> float:
     """The saved model.keras scored on the run's own validation split."""
     import keras
 
-    from mnist_exp.config.schema import DataConfig, ValidationConfig
-    from mnist_exp.data.dataset import load
-
-    config = yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())
-    dataset = load(
-        DataConfig(**config["data"]),
-        ValidationConfig(**config["validation"]),
-        config["training"]["seed"],
-    )
+    dataset = run_dataset(run_dir)
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
     loss, _ = model.evaluate(dataset.x_val, dataset.y_val, batch_size=1024, verbose=0)
     return loss

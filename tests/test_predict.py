@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
 from mnist_exp.data import sources
@@ -21,7 +20,7 @@ from mnist_exp.predict.images import (
     to_gray,
 )
 from mnist_exp.predict.infer import ranked
-from tests.helpers import cli_env
+from tests.helpers import cli_env, run_dataset
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +130,8 @@ def model_and_digits(smoke_run):
     """The smoke run's test digits that its model is sure of, two different classes."""
     import keras
 
-    from mnist_exp.config.schema import DataConfig, ValidationConfig
-    from mnist_exp.data.dataset import load
-
     run_dir, _ = smoke_run
-    config = yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())
-    dataset = load(
-        DataConfig(**config["data"]),
-        ValidationConfig(**config["validation"]),
-        config["training"]["seed"],
-    )
+    dataset = run_dataset(run_dir)
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
     probabilities = model.predict(dataset.x_test, verbose=0)
     sure = np.flatnonzero(probabilities.max(axis=1) > 0.95)
