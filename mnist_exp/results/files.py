@@ -76,15 +76,20 @@ def write_figure(path: Path, figure, fit: bool = True) -> Path:
 def record_status(run_dir: Path, status: str, **fields) -> Path:
     """Set metrics.json's status (failed, interrupted), keeping what it already says."""
     path = run_dir / METRICS
-    try:
-        current = read_json(path)
-    except (OSError, ValueError):
-        current = {}
-    return write_json(path, {**current, "status": status, **fields})
+    return write_json(path, {**read_json_or_empty(path), "status": status, **fields})
 
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def read_json_or_empty(path: Path) -> dict:
+    """A JSON object's content; {} when the file is missing, half-written or not one."""
+    try:
+        content = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,10 +16,7 @@ LOST = (
 def mark_lost(job_dir: Path, message: str = LOST) -> bool:
     """Record the job as failed: killed, if its metrics.json still says running (or it
     never wrote one). Returns whether it did."""
-    try:
-        status = files.read_json(job_dir / files.METRICS).get("status")
-    except (OSError, ValueError):
-        status = None
+    status = files.read_json_or_empty(job_dir / files.METRICS).get("status")
     if status not in (None, "running"):
         return False
     files.record_status(job_dir, "failed", reason=KILLED, message=message)
