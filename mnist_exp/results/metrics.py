@@ -39,7 +39,7 @@ METRICS = (
     Metric("epochs", fmt="d", summary="md"),
     Metric("stopped_epoch", fmt="d", summary="md"),  # a callback stopped the run after it
     Metric("weights_epoch", fmt="d", summary="csv"),  # the epoch whose weights were saved
-    Metric("train/seconds", fmt=".1f", summary="md"),
+    Metric("train/seconds", fmt=".1f", objective=True, summary="md"),
     Metric("wall_seconds", fmt=".1f", summary="md"),
     Metric("threads", fmt="d", summary="csv", tracked=False),
     Metric("test/correct", fmt="d"),
@@ -77,9 +77,17 @@ def to_keras(name: str) -> str:
     return BY_NAME[name].keras or name
 
 
-def direction(metric: str) -> str:
-    """How a sweep ranks by `metric`: "minimize" a loss, "maximize" anything else (accuracy)."""
-    return "minimize" if metric.rsplit("/", 1)[-1] == "loss" else "maximize"
+def direction(metric):
+    """How a sweep ranks by `metric`: "minimize" a loss or a time, "maximize" anything
+    else (accuracy); a list of metrics gives the list of their directions."""
+    if not isinstance(metric, str):
+        return [direction(m) for m in metric]
+    return "minimize" if metric.rsplit("/", 1)[-1] in ("loss", "seconds") else "maximize"
+
+
+def objectives(optimized_metric) -> list[str]:
+    """optimized_metric as a list: one metric, or the several of a multi-objective search."""
+    return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
 
 
 def format_value(value: float, name: str) -> str:

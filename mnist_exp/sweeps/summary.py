@@ -9,20 +9,24 @@ metrics.json (a job that has not got that far, or was killed) is "incomplete".
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from mnist_exp.results import files
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction, objectives
+from mnist_exp.sweeps import repeats
 from mnist_exp.sweeps.tables import to_markdown
 
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
+REPEATS_CSV = "summary_repeats.csv"  # jobs that differ only in training.seed, grouped
 SWEEP_PLOT = "plots/sweep.png"
 INCOMPLETE = "incomplete"  # no metrics.json (yet)
+PRUNED = "pruned"  # a search's pruner stopped it: ranked after the completed jobs
+RANKED = ("completed", PRUNED)
 
 TEXT_COLUMNS = ["status", "reason", "message", "path"]  # status, reason before the metrics
 
@@ -31,15 +35,21 @@ TEXT_COLUMNS = ["status", "reason", "message", "path"]  # status, reason before 
 class Summary:
     root: Path
     table: pd.DataFrame  # one row per job, ranked: best first, unranked (failed) last
-    objective: str  # the metric jobs return to the sweeper (optimized_metric)
+    objective: str  # the metric jobs return to the sweeper (optimized_metric's first)
     direction: str  # "maximize" or "minimize"
     swept: list[str]  # override keys whose value differs between jobs
     common: list[str]  # overrides that every job shares, as key=value
+    objectives: list[str] = field(default_factory=list)  # all of optimized_metric
+    repeats: pd.DataFrame | None = None  # seed repeats grouped (sweeps/repeats.py)
 
     @property
     def failed(self) -> pd.DataFrame:
-        """Jobs that did not complete: failed, interrupted, running or incomplete."""
-        return self.table[self.table["status"] != "completed"]
+        """Jobs that did not end well: failed, interrupted, running or incomplete."""
+        return self.table[~self.table["status"].isin(RANKED)]
+
+    @property
+    def pruned(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == PRUNED]
 
 
 def build(root: Path) -> Summary:
@@ -48,8 +58,11 @@ def build(root: Path) -> Summary:
     jobs = find_jobs(root)
     rows = [read_job(job, root) for job in jobs]
     overrides = [row.pop("_overrides") for row in rows]
-    objective = _most_common([row.pop("_objective") for row in rows]) or DEFAULT_OBJECTIVE
-    metric_columns = SUMMARY_COLUMNS + ([objective] if objective not in SUMMARY_COLUMNS else [])
+    chosen = list(
+        _most_common([row.pop("_objective") for row in rows]) or objectives(DEFAULT_OBJECTIVE)
+    )
+    objective = chosen[0]
+    metric_columns = SUMMARY_COLUMNS + [m for m in chosen if m not in SUMMARY_COLUMNS]
 
     keys = list(dict.fromkeys(key for job in overrides for key in job))
     swept = [k for k in keys if len({job.get(k) for job in overrides}) > 1]
@@ -65,7 +78,11 @@ def build(root: Path) -> Summary:
         }
     )
     table = rank(table, objective, direction(objective))
-    return Summary(root, table, objective, direction(objective), swept, common)
+    if len(chosen) > 1:
+        table.insert(table.columns.get_loc("status"), "pareto", pareto_front(table, chosen))
+    summary = Summary(root, table, objective, direction(objective), swept, common, chosen)
+    summary.repeats = repeats.group(summary)
+    return summary
 
 
 def find_jobs(root: Path) -> list[Path]:
@@ -80,10 +97,7 @@ def read_job(job_dir: Path, root: Path) -> dict:
     hydra = _read_yaml(hydra_dir / "hydra.yaml", dict).get("hydra") or {}
     config = _read_yaml(hydra_dir / "config.yaml", dict)
     overrides = _read_yaml(hydra_dir / "overrides.yaml", list)
-    try:
-        result = files.read_json(job_dir / files.METRICS)
-    except (OSError, ValueError):
-        result = {"status": INCOMPLETE}
+    result = files.read_json_or_empty(job_dir / files.METRICS) or {"status": INCOMPLETE}
     num = (hydra.get("job") or {}).get("num")
     if not isinstance(num, int):
         num = int(job_dir.name) if job_dir.name.isdigit() else None
@@ -96,18 +110,39 @@ def read_job(job_dir: Path, root: Path) -> dict:
         "_metrics": result,
         "_overrides": dict(_split(o) for o in overrides if isinstance(o, str)),
         "_given": [o for o in overrides if isinstance(o, str)],
-        "_objective": config.get("optimized_metric"),
+        "_objective": _names(config.get("optimized_metric")),
     }
 
 
 def rank(table: pd.DataFrame, objective: str, direction: str) -> pd.DataFrame:
-    """Completed jobs by objective, best first; then the rest. Ties and the rest keep
-    the table's order (by job number, or by path across sweeps), as does its index."""
-    done = table["status"].eq("completed") & table[objective].notna()
-    ranked = table[done].sort_values(objective, ascending=direction == "minimize", kind="stable")
-    out = pd.concat([ranked, table[~done]])
-    out.insert(0, "rank", pd.array([*range(1, len(ranked) + 1)] + [None] * (~done).sum(), "Int64"))
+    """Completed jobs by objective, best first; then pruned ones, by objective too; then
+    the rest, unranked. Ties and the rest keep the table's order (by job number, or by
+    path across sweeps), as does its index."""
+    parts = []
+    for status in RANKED:
+        done = table["status"].eq(status) & table[objective].notna()
+        parts.append(
+            table[done].sort_values(objective, ascending=direction == "minimize", kind="stable")
+        )
+    n_ranked = sum(len(p) for p in parts)
+    rest = table.drop(index=[i for p in parts for i in p.index])
+    out = pd.concat([*parts, rest])
+    out.insert(0, "rank", pd.array([*range(1, n_ranked + 1)] + [None] * len(rest), "Int64"))
     return out
+
+
+def pareto_front(table: pd.DataFrame, metrics: list[str]) -> pd.Series:
+    """Whether each completed job is on the Pareto front of `metrics` (no other
+    completed job is as good in all of them and better in one); empty for the rest."""
+    done = table["status"].eq("completed") & table[metrics].notna().all(axis=1)
+    signs = [1.0 if direction(m) == "maximize" else -1.0 for m in metrics]
+    scores = table.loc[done, metrics].to_numpy(dtype=float) * signs
+    front = pd.Series(pd.NA, index=table.index, dtype="boolean")
+    for i, index in enumerate(table.index[done]):
+        others = scores[[j for j in range(len(scores)) if j != i]]
+        dominated = ((others >= scores[i]).all(axis=1) & (others > scores[i]).any(axis=1)).any()
+        front[index] = not dominated
+    return front
 
 
 def write(summary: Summary, folder: Path | None = None) -> list[Path]:
@@ -116,7 +151,10 @@ def write(summary: Summary, folder: Path | None = None) -> list[Path]:
 
     folder = Path(folder or summary.root)
     by_job = summary.table.sort_index()  # the order of the jobs, not of the ranking
-    return [
+    written = []
+    if summary.repeats is not None:
+        written.append(files.write_csv(folder / REPEATS_CSV, summary.repeats))
+    return written + [
         files.write_csv(folder / SUMMARY_CSV, by_job),
         files.write_with(folder / SUMMARY_MD, lambda p: p.write_text(to_markdown(summary))),
         files.write_figure(
@@ -155,8 +193,17 @@ def _numeric(table: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if pd.api.types.is_numeric_dtype(table[c])]
 
 
-def _most_common(values: list) -> str | None:
-    present = [v for v in values if isinstance(v, str)]
+def _names(value) -> tuple[str, ...] | None:
+    """A job's optimized_metric as a tuple of metric names (None if it has none)."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _most_common(values: list):
+    present = [v for v in values if v is not None]
     return Counter(present).most_common(1)[0][0] if present else None
 
 

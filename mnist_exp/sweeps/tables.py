@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from mnist_exp.results.metrics import SUMMARY_MD_COLUMNS, format_value
@@ -22,8 +23,32 @@ def to_markdown(summary) -> str:
     ]
     if summary.common:
         lines += ["", "Every job: `" + " ".join(summary.common) + "`"]
+    if len(summary.objectives) > 1:
+        lines += [
+            "",
+            "`pareto`: on the Pareto front of "
+            + ", ".join(f"`{m}`" for m in summary.objectives)
+            + " (no other completed job is as good in all and better in one).",
+        ]
     shown = [c for c in display_columns(summary) if c not in ("message",)]
     lines += ["", *_markdown_table(table, shown)]
+    if summary.repeats is not None:
+        lines += ["", "## Seed repeats", ""]
+        lines += [
+            f"Jobs that differ only in `training.seed`, grouped: mean ± standard deviation "
+            f"over each configuration's completed jobs, ranked by `{summary.objective}`.",
+            "",
+            *_markdown_table(*repeats_table(summary)),
+        ]
+    pruned = summary.pruned
+    if len(pruned):
+        lines += ["", "## Pruned", ""]
+        for _, row in pruned.iterrows():
+            ident = job_column(table)
+            lines.append(
+                f"- {ident} {format_cell(row[ident], ident)}: pruned after epoch "
+                f"{format_cell(row.get('stopped_epoch'), 'stopped_epoch')}"
+            )
     failed = summary.failed
     if len(failed):
         lines += ["", "## Not completed", ""]
@@ -41,7 +66,26 @@ def display_columns(summary) -> list[str]:
     metric_cols = [summary.objective] + [c for c in SUMMARY_MD_COLUMNS if c != summary.objective]
     present = [c for c in metric_cols if table[c].notna().any()]
     reason = ["reason"] if table["reason"].notna().any() else []
-    return ["rank", job_column(table), *summary.swept, "status", *reason, *present]
+    pareto = ["pareto"] if "pareto" in table else []
+    return ["rank", job_column(table), *summary.swept, *pareto, "status", *reason, *present]
+
+
+def repeats_table(summary, metrics: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The seed-repeat groups with "mean ± std" cells (of `metrics`, or of all), and the
+    columns to show."""
+    grouped = summary.repeats
+    means = [c for c in grouped.columns if c.endswith(" mean")]
+    if metrics is not None:
+        means = [f"{m} mean" for m in metrics if f"{m} mean" in grouped]
+    shown = grouped[[c for c in grouped.columns if not c.endswith((" mean", " std"))]].copy()
+    for column in means:
+        metric = column.removesuffix(" mean")
+        if grouped[column].notna().any():
+            shown[metric] = [
+                f"{format_cell(m, metric)} ± {format_cell(d, metric) or '-'}"
+                for m, d in zip(grouped[column], grouped[f"{metric} std"], strict=True)
+            ]
+    return shown, list(shown.columns)
 
 
 def job_column(table: pd.DataFrame) -> str:
@@ -63,6 +107,8 @@ def format_cell(value, column: str) -> str:
         return ""
     if isinstance(value, float):
         return format_value(value, column)
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else ""
     return str(value)
 
 
