@@ -44,8 +44,9 @@ def marked_processes(marker: str) -> list[int]:
     return pids
 
 
-def launched_sweep(tmp_path: Path, launcher: str, *overrides: str):
-    """The smoke grid with hydra/launcher=`launcher`, in a subprocess with HOME in tmp.
+def launched_sweep(tmp_path: Path, launcher: str, *overrides: str, jobs: list[str] = GRID):
+    """The smoke grid (or other `jobs`) with hydra/launcher=`launcher`, in a subprocess
+    with HOME in tmp.
 
     Returns the sweep dir, the finished process and the pids of the processes it started
     that were still alive 20 s after it ended (then killed, so that none outlives a test).
@@ -54,7 +55,7 @@ def launched_sweep(tmp_path: Path, launcher: str, *overrides: str):
     marker = uuid.uuid4().hex
     env = cli_env(tmp_path)
     env.update({MARKER: marker, "HOME": str(tmp_path / "home")})
-    args = [sys.executable, "-m", "mnist_exp", "-m", *SMALL, *GRID]
+    args = [sys.executable, "-m", "mnist_exp", "-m", *SMALL, *jobs]
     args += [f"hydra/launcher={launcher}", *overrides, f"hydra.sweep.dir={sweep_dir}"]
     try:
         result = subprocess.run(

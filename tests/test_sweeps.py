@@ -1,5 +1,6 @@
-"""Sweeps end to end: a grid, the same grid in parallel, Optuna, a failing job, and
-the summary that every sweep ends with (and that mnist-exp-report rebuilds).
+"""Sweeps end to end: a grid, the same grid in parallel, a failing job, and the
+summary that every sweep ends with (and that mnist-exp-report rebuilds). Optuna
+searches: test_search.py.
 
 Every sweep is a real `mnist-exp -m` in a subprocess, offline, smoke-sized, with
 its outputs in tmp. The fast tests at the end build summaries from directories
@@ -121,52 +122,6 @@ def test_joblib_launcher_runs_the_same_jobs_in_parallel_with_fewer_threads(grid_
     cores = runtime.usable_cores()
     assert set(parallel["threads"]) == {max(1, cores // 2)}
     assert set(basic["threads"]) == {cores}
-
-
-@pytest.mark.slow
-def test_optuna_search_is_stored_in_sqlite_and_resumes(tmp_path):
-    storage = f"sqlite:///{tmp_path}/studies/mnist.db"  # the folder does not exist yet
-    search = [
-        "+hparams_search=optuna",
-        f"hydra.sweeper.storage={storage}",
-        "model.units=choice(16,32)",  # replaces the preset's choice: smaller, faster
-    ]
-    sweep_dir, result = sweep(tmp_path, "optuna", *search, "hydra.sweeper.n_trials=4")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
-    table = read_summary(sweep_dir)
-    assert len(table) == 4 and set(table["status"]) == {"completed"}
-    best = table.sort_values("rank").iloc[0]
-    assert best["val/accuracy"] == pytest.approx(results["best_value"], abs=1e-12)
-    assert best["val/accuracy"] == table["val/accuracy"].max()
-    # every searched parameter is a column; the optimizer is a choice over the config group
-    for key in ("optimizer.learning_rate", "model.units", "model.dropout", "training.batch_size"):
-        assert table[key].nunique() > 1, key
-    assert table["optimizer.learning_rate"].between(1e-4, 1e-1).all()
-    assert table["model.dropout"].between(0.0, 0.5).all()
-    assert set(table["optimizer"]) <= {"rmsprop", "adam", "sgd"}
-    for _, row in table.iterrows():
-        config = yaml.safe_load((sweep_dir / str(row["job"]) / ".hydra/config.yaml").read_text())
-        assert config["optimizer"]["name"] == row["optimizer"]
-        assert config["optimizer"]["learning_rate"] == row["optimizer.learning_rate"]
-        assert config["training"]["batch_size"] == row["training.batch_size"]
-
-    # the same study, resumed from its sqlite file by a second sweep
-    resumed_dir, result = sweep(tmp_path, "resumed", *search, "hydra.sweeper.n_trials=1")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    import optuna
-
-    study = optuna.load_study(study_name="mnist-exp", storage=storage)
-    assert len(study.trials) == 5
-    resumed = read_summary(resumed_dir)
-    assert len(resumed) == 1
-    values = list(table["val/accuracy"]) + list(resumed["val/accuracy"])
-    assert study.best_value == pytest.approx(max(values), abs=1e-12)
-    first_params = {k: v for k, v in study.trials[0].params.items()}
-    row0 = table[table["job"] == 0].iloc[0]
-    assert first_params["optimizer"] == row0["optimizer"]
-    assert first_params["model.units"] == row0["model.units"]
 
 
 @pytest.mark.slow
@@ -340,6 +295,9 @@ def test_parallel_jobs_follow_the_joblib_launcher():
     optuna = {"_target_": "hydra_plugins.mnist_exp_optuna_sweeper.optuna_sweeper.OptunaSweeper"}
     assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {**optuna, "n_jobs": 1}) == 1
     assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {**optuna, "n_jobs": 3}) == 3
+    # each trial of a search with repeats is that many jobs
+    with_repeats = {**optuna, "n_jobs": 1, "repeats": 3}
+    assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, with_repeats) == 3
     assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {"max_batch_size": 2}) == 2
     assert runtime.parallel_jobs({"_target_": joblib, "n_jobs": 4}, {"max_batch_size": None}) == 4
     assert runtime.automatic_threads(1) == cores

@@ -1,77 +1,267 @@
-"""hydra-optuna-sweeper 1.3.0, made to survive failed trials (+hparams_search=optuna).
+# mnist-exp's Optuna sweeper. Hydra instantiates plugins only from the hydra_plugins
+# namespace package, so the class lives here, not in mnist_exp/.
+"""hydra/sweeper=optuna (+hparams_search=optuna): an Optuna search, each trial a job.
 
-A failed job returns NaN so that a sweep goes on. The plugin hands NaN to
-optuna 2.10's ``study.tell``, which refuses it, and then refuses to record the
-trial as failed too: the whole search stops. Here a NaN return becomes a failed
-job before the plugin sees it, so Optuna records a FAIL trial and asks for the
-next one (with ``max_failure_rate: 1.0`` in conf/hparams_search/optuna.yaml);
-the sweep's summary lists the failed job and the sweep exits non-zero.
+Written for Optuna 5 from the design of hydra-optuna-sweeper (whose release for
+hydra-core 1.3 runs on Optuna 2 only), with its user-facing config, and with what it
+lacks:
+
+- the study is always stored (by default a journal file in the sweep directory,
+  mnist_exp/sweeps/study.py), so a stored study continues: the same command with
+  the same storage runs until `n_trials` trials are finished in total;
+- a pruner (hydra/sweeper/pruner=median, ...): each job reports its objective to
+  its trial after every epoch, in whatever process its launcher runs it, and stops
+  when the pruner says so; the trial is recorded as pruned;
+- several objectives (optimized_metric as a list; sampler=nsgaii), whose Pareto
+  front optimization_results.yaml lists and the sweep summary marks;
+- repeats=N: each proposed configuration runs with N seeds, and the trial's value
+  is their mean;
+- a failed job (it returns NaN) is a failed trial, and the search goes on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper as _PluginSweeper
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mnist_exp.errors import ConfigError
+from mnist_exp.results.files import METRICS, read_json_or_empty
+from mnist_exp.results.metrics import EPOCH_NAMES, objectives
+from mnist_exp.sweeps import study as studies
+
+from .space import grid, search_space
 
 log = logging.getLogger(__name__)
+GRID = "optuna.samplers.GridSampler"
 
 
-class TrialFailed(Exception):
-    """A job that returned NaN: its metrics.json says why."""
+class OptunaSweeper(Sweeper):
+    def __init__(
+        self,
+        sampler: Any,
+        pruner: Any,
+        direction: Any,
+        storage: Any,
+        study_name: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        repeats: int,
+        params: DictConfig | None,
+        custom_search_space: str | None = None,
+    ) -> None:
+        self.custom_search_space = custom_search_space
+        self.sampler_cfg = OmegaConf.to_container(sampler, resolve=True)
+        self.pruner_cfg = OmegaConf.to_container(pruner, resolve=True)
+        self.direction = direction  # checked in sweep(): errors raised here lose their text
+        self.storage = storage
+        self.study_name = study_name
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.max_failure_rate = max_failure_rate
+        self.repeats = repeats
+        self.params = params or {}
+        self.job_idx = 0
 
-
-class OptunaSweeper(_PluginSweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
-        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
-        self.sweeper.launcher = NanAsFailure(self.sweeper.launcher)
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+        self.sweep_dir = Path(config.hydra.sweep.dir)
 
-    def sweep(self, arguments: list[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> None:
+        import optuna
+
+        self.directions = _directions(self.direction)
+        space, fixed = search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
+        self.check(space, fixed)
+        sampler = self.build_sampler(space)
+        pruner = studies.pruner(self.pruner_cfg)
+        study = optuna.create_study(
+            study_name=self.study_name,
+            storage=studies.storage(self.storage, self.sweep_dir),
+            sampler=sampler,
+            pruner=pruner,
+            directions=self.directions,
+            load_if_exists=True,
+        )
+        if [d.name.lower() for d in study.directions] != self.directions:
+            raise ConfigError(
+                f"hydra.sweeper.direction={self.directions}: the stored study "
+                f"{study.study_name!r} optimizes {[d.name.lower() for d in study.directions]}"
+            )
+        finished = _finished(study)
+        to_go = self.n_trials - finished
+        if self.sampler_cfg["_target_"] == GRID:
+            to_go = min(to_go, math.prod(len(v) for v in grid(space).values()) - finished)
+        log.info(
+            "study %s in %s: %d finished trials found, %d to go (n_trials=%d)",
+            study.study_name,
+            studies.describe_storage(self.storage, self.sweep_dir),
+            finished,
+            max(to_go, 0),
+            self.n_trials,
+        )
+        while to_go > 0:
+            batch = min(self.n_jobs, to_go)
+            trials = [study.ask(space) for _ in range(batch)]
+            jobs = [self.job_overrides(trial, fixed) for trial in trials]
+            returns = self.launcher.launch(
+                [job for group in jobs for job in group], initial_job_idx=self.job_idx
+            )
+            self.job_idx += len(returns)
+            failures = 0
+            for i, trial in enumerate(trials):
+                group = returns[i * self.repeats : (i + 1) * self.repeats]
+                failures += not self.tell(study, trial, group)
+            if failures / batch > self.max_failure_rate:
+                for ret in returns:
+                    _ = ret.return_value  # raises the first failed job's error
+            to_go -= batch
+        self.save_results(study)
+
+    def check(self, space: dict, fixed: list[str]) -> None:
+        """Refuse, before any trial, what the search cannot do."""
+        if self.custom_search_space:
+            raise ConfigError(
+                f"hydra.sweeper.custom_search_space={self.custom_search_space}: not supported "
+                "(a config names no code to run); describe the space in hydra.sweeper.params"
+            )
+        metrics = objectives(OmegaConf.select(self.config, "optimized_metric") or [])
+        if len(metrics) != len(self.directions):
+            raise ConfigError(
+                f"hydra.sweeper.direction={self.directions}: one direction per "
+                f"optimized_metric ({metrics})"
+            )
+        if studies.prunes(self.pruner_cfg):
+            if len(metrics) > 1:
+                raise ConfigError("hydra.sweeper.pruner: Optuna prunes single-objective searches")
+            if metrics[0] not in EPOCH_NAMES:
+                raise ConfigError(
+                    f"hydra.sweeper.pruner: optimized_metric={metrics[0]} is not measured every "
+                    f"epoch; prune on one that is: {', '.join(EPOCH_NAMES)}"
+                )
+            if self.repeats > 1:
+                raise ConfigError("hydra.sweeper.repeats > 1 and a pruner: choose one")
+        if self.repeats < 1:
+            raise ConfigError(f"hydra.sweeper.repeats={self.repeats}: at least 1")
+        seeded = "training.seed" in space or any(f.startswith("training.seed=") for f in fixed)
+        if self.repeats > 1 and seeded:
+            raise ConfigError("hydra.sweeper.repeats sets training.seed; do not sweep or fix it")
+
+    def build_sampler(self, space: dict):
+        if self.sampler_cfg.get("_target_") == GRID:
+            import optuna
+
+            return optuna.samplers.GridSampler(grid(space), seed=self.sampler_cfg.get("seed"))
+        return studies.instantiate_allowed(
+            self.sampler_cfg, "hydra.sweeper.sampler", studies.SAMPLERS
+        )
+
+    def job_overrides(self, trial, fixed: list[str]) -> list[list[str]]:
+        """The overrides of the trial's jobs: one, or one per seed with repeats."""
+        overrides = [f"{key}={value}" for key, value in trial.params.items()] + fixed
+        if studies.prunes(self.pruner_cfg):
+            overrides.append(f"++hydra.job.env_set.{studies.TRIAL_ENV}={studies.trial_key(trial)}")
+        if self.repeats == 1:
+            return [overrides]
+        seed = int(OmegaConf.select(self.config, "training.seed", default=0))
+        return [[*overrides, f"training.seed={seed + r}"] for r in range(self.repeats)]
+
+    def tell(self, study, trial, returns: Sequence[JobReturn]) -> bool:
+        """Record the trial's result in the study; False when it failed."""
+        from optuna.trial import TrialState
+
+        values = []
+        for ret in returns:
+            if _status(ret) == "pruned":
+                study.tell(trial, state=TrialState.PRUNED)
+                return True
+            value = _values(ret, len(self.directions))
+            if value is None:
+                log.warning("trial %d failed: job %s", trial.number, _job_dir(ret))
+                study.tell(trial, state=TrialState.FAIL)
+                return False
+            values.append(value)
+        means = [sum(v[i] for v in values) / len(values) for i in range(len(self.directions))]
         try:
-            return super().sweep(arguments)
-        except ValueError as exc:  # study.best_trial when every trial failed
-            if "No trials are completed yet" not in str(exc):
+            study.tell(trial, values=means)
+        except RuntimeError as exc:  # the grid sampler stopping the study, outside optimize
+            if "Study.stop" not in str(exc):
                 raise
+        return True
+
+    def save_results(self, study) -> None:
+        """optimization_results.yaml, as hydra-optuna-sweeper writes it."""
+        from optuna.trial import TrialState
+
+        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             log.error("no trial completed, so Optuna has no best value")
-            return None
+            return
+        if len(self.directions) == 1:
+            best = study.best_trial
+            results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+            log.info("Best parameters: %s", best.params)
+            log.info("Best value: %s", best.value)
+        else:
+            front = [{"params": t.params, "values": t.values} for t in study.best_trials]
+            results = {"name": "optuna", "solutions": front}
+            log.info("Pareto front: %d trials", len(front))
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)  # none if no trial was left to run
+        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
 
 
-class NanAsFailure:
-    """Wraps the real launcher; a job that returned NaN comes back as a failed job.
-
-    (Not a Launcher subclass, so that Hydra's plugin scan does not list it as one.)
-    """
-
-    def __init__(self, launcher: Any) -> None:
-        self.launcher = launcher
-
-    def launch(
-        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-    ) -> Sequence[JobReturn]:
-        returns = self.launcher.launch(job_overrides, initial_job_idx)
-        for number, ret in enumerate(returns, start=initial_job_idx):
-            value = ret._return_value
-            if ret.status == JobStatus.COMPLETED and isinstance(value, float) and math.isnan(value):
-                ret.status = JobStatus.FAILED
-                ret.return_value = TrialFailed(f"job {number} failed: {_reason(ret)}")
-        return returns
+def _directions(direction: Any) -> list[str]:
+    if isinstance(direction, (list, tuple, ListConfig)):
+        found = [str(d) for d in direction]
+    else:
+        found = [str(direction)]
+    for d in found:
+        if d not in ("maximize", "minimize"):
+            raise ConfigError(f"hydra.sweeper.direction={d}: maximize or minimize")
+    return found
 
 
-def _reason(ret: JobReturn) -> str:
-    """What the job's metrics.json says about its failure."""
+def _finished(study) -> int:
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _job_dir(ret: JobReturn) -> Path | None:
     run_dir = OmegaConf.select(ret.hydra_cfg or {}, "hydra.runtime.output_dir")
+    return Path(str(run_dir)) if run_dir else None
+
+
+def _status(ret: JobReturn) -> str | None:
+    """The job's metrics.json status (pruned, completed, ...)."""
+    job_dir = _job_dir(ret)
+    return read_json_or_empty(job_dir / METRICS).get("status") if job_dir else None
+
+
+def _values(ret: JobReturn, count: int) -> list[float] | None:
+    """The job's objective values, or None when it failed (an error, NaN, wrong count)."""
+    if ret.status != JobStatus.COMPLETED:
+        return None
+    value = ret._return_value
+    value = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
     try:
-        metrics = json.loads((Path(str(run_dir)) / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return "see its metrics.json"
-    return ": ".join(str(metrics[k]) for k in ("reason", "message") if metrics.get(k))
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    if len(numbers) != count or any(math.isnan(v) for v in numbers):
+        return None
+    return numbers

@@ -28,6 +28,7 @@ from mnist_exp.config.settings import to_settings
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import record_status
+from mnist_exp.sweeps import study
 
 # At import, as Hydra's decorator expects: sweep workers that unpickle `app` need them too.
 register()
@@ -61,9 +62,10 @@ def _main() -> int | str | None:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mnist_exp.conf", config_name="config")
-def app(cfg: DictConfig) -> float:
-    """One run. In a sweep a failed job returns NaN so that the others go on;
-    its metrics.json says why, and the sweep's summary lists it."""
+def app(cfg: DictConfig) -> float | list[float]:
+    """One run; it returns optimized_metric (a list of values for several). In a sweep
+    a failed job returns NaN so that the others go on; its metrics.json says why, and
+    the sweep's summary lists it."""
     startup.quiet_environment()  # sweep workers start here, not in main()
     hydra_cfg = HydraConfig.get()
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
@@ -75,6 +77,7 @@ def app(cfg: DictConfig) -> float:
         use_xla_cache(settings.training.xla_cache)  # before TensorFlow reads its flags
         startup.start_keras_import()  # on a thread, while the data load
         dataset = load_data(settings)  # bad data fails here, before training starts
+        trial = study.job_trial(hydra_cfg) if in_sweep else None  # a pruned search's
     except (ConfigError, DataError) as exc:
         record_status(run_dir, "failed", reason=exc.reason, message=str(exc))
         return fail(str(exc), in_sweep)
@@ -82,7 +85,7 @@ def app(cfg: DictConfig) -> float:
         startup.import_keras()  # TensorFlow is imported from here on
         from mnist_exp.training.run import run
 
-        metrics = run(settings, run_dir, Console(), dataset, resume=settings.resume is not None)
+        metrics = run(settings, run_dir, Console(), dataset, settings.resume is not None, trial)
     except RunInterrupted as exc:
         print_error(f"interrupted by {exc}")
         sys.exit(130 if exc.signal_name == "SIGINT" else 143)
@@ -93,7 +96,9 @@ def app(cfg: DictConfig) -> float:
             raise
         log.exception("job %s failed", hydra_cfg.job.num)
         return fail(describe_failure(exc)[1], in_sweep)
-    return metrics[settings.optimized_metric]
+    if isinstance(settings.optimized_metric, str):
+        return metrics[settings.optimized_metric]
+    return [metrics[name] for name in settings.optimized_metric]
 
 
 def load_data(settings: Config):

@@ -17,7 +17,7 @@ from omegaconf import MISSING
 
 from mnist_exp.config.trackers import LoggerConfig
 from mnist_exp.errors import require
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, OBJECTIVES
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objectives
 
 LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 VALIDATION_SPLITS = ("holdout", "test")
@@ -181,11 +181,17 @@ class Config:
     # Keras callbacks by name (callbacks=[early_stopping]): each one's `_target_` and
     # arguments, instantiated from an allow-list (config/targets.py).
     callbacks: dict[str, Any] = field(default_factory=dict)
-    optimized_metric: str = DEFAULT_OBJECTIVE  # what the run returns to a sweeper
+    # What the run returns to a sweeper: a metric, or a list of them for a search on
+    # several objectives ([val/accuracy, train/seconds]: NSGA-II's Pareto front).
+    optimized_metric: Any = DEFAULT_OBJECTIVE
     resume: Optional[str] = None  # a run directory to continue (set by `resume=PATH`)
 
     def __post_init__(self) -> None:
-        require_choice("optimized_metric", self.optimized_metric, OBJECTIVES)
+        if not isinstance(self.optimized_metric, str):
+            self.optimized_metric = list(self.optimized_metric)
+            require(self.optimized_metric, "optimized_metric", "[]", "at least one metric")
+        for metric in objectives(self.optimized_metric):
+            require_choice("optimized_metric", metric, OBJECTIVES)
         if hasattr(self.schedule, "check"):
             self.schedule.check(self.training.epochs)
         for name, spec in self.callbacks.items():

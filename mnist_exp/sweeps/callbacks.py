@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_exp.results.console import print_error
-from mnist_exp.results.files import METRICS, sqlite_path
+from mnist_exp.results.files import METRICS
 from mnist_exp.sweeps.jobs import mark_lost_jobs
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,6 @@ class SweepSummary(Callback):
         self._unfinished: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # SQLite creates the study's file but not its folder (Optuna's storage=sqlite:///...).
-        database = sqlite_path(OmegaConf.select(config, "hydra.sweeper.storage", default=None))
-        if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
         sweep_dir = Path(config.hydra.sweep.dir)
         if (sweep_dir / "multirun.yaml").exists():
             return  # another sweep's directory (refused): its jobs are none of ours to mark

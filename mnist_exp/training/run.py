@@ -31,7 +31,7 @@ from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
 from mnist_exp.training import devices, threads
-from mnist_exp.training.callbacks import checkpoint, trackers
+from mnist_exp.training.callbacks import checkpoint, pruning, trackers
 from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
 from mnist_exp.training.callbacks.guards import StopOnNaN, StopOnSignal
 from mnist_exp.training.callbacks.history import EpochRecorder
@@ -49,25 +49,31 @@ def run(
     console: Console | None = None,
     dataset: Dataset | None = None,
     resume: bool = False,
+    trial=None,
 ) -> dict:
     """Train and evaluate as configured, write the run directory, return its metrics.
 
-    metrics.json says "running" while the run is alive, then "completed",
+    metrics.json says "running" while the run is alive, then "completed" ("pruned"),
     "failed" (with a reason code and message) or "interrupted"; on failure the
     error is raised again for the caller. With resume=True the run continues
-    from the last completed epoch in run_dir/checkpoints.
+    from the last completed epoch in run_dir/checkpoints. `trial`, an Optuna trial of
+    a pruned search, hears the objective after every epoch and may stop the run:
+    its status is then "pruned".
     """
     console = console or Console()
     run_dir.mkdir(parents=True, exist_ok=True)
     base = describe(cfg, run_dir)
     state = checkpoint.read_state(run_dir) if resume else None
     if resume and state is None:
+        ended = files.read_json_or_empty(run_dir / files.METRICS).get("status")
+        if ended in ("completed", "pruned"):
+            raise ModelFileError(f"{run_dir} is {ended}: there is nothing to resume")
         raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
     files.write_json(run_dir / files.METRICS, {"status": "running", **base})
     tracking = trackers.Tracking()  # logger=tensorboard / mlflow: callbacks, then finish()
     try:
         tracking = trackers.start(cfg, run_dir, resume)
-        metrics = _run(cfg, run_dir, console, base, dataset, state, tracking.callbacks)
+        metrics = _run(cfg, run_dir, console, base, dataset, state, tracking.callbacks, trial)
     except RunInterrupted as exc:
         files.record_status(run_dir, "interrupted", reason=exc.signal_name, message=str(exc))
         tracking.finish("interrupted")
@@ -77,11 +83,11 @@ def run(
         files.record_status(run_dir, "failed", reason=reason, message=message)
         tracking.finish("failed")
         raise
-    tracking.finish("completed")
+    tracking.finish(metrics["status"])
     return metrics
 
 
-def _run(cfg, run_dir, console, base, dataset, state, tracker_callbacks) -> dict:
+def _run(cfg, run_dir, console, base, dataset, state, tracker_callbacks, trial) -> dict:
     started = time.perf_counter()
     n_threads = threads.configure(
         cfg.training.threads, cfg.training.seed, cfg.training.deterministic
@@ -99,7 +105,7 @@ def _run(cfg, run_dir, console, base, dataset, state, tracker_callbacks) -> dict
     )
     built = build_or_resume(cfg, run_dir, console, dataset, state, one_hot)
     history, fit_seconds, stopped = fit(
-        cfg, run_dir, console, built, dataset, y_train, y_val, tracker_callbacks
+        cfg, run_dir, console, built, dataset, y_train, y_val, tracker_callbacks, trial
     )
     evaluation = evaluate_and_verify(cfg, run_dir, built, dataset, y_test)
     measured = {
@@ -144,7 +150,7 @@ def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot
     return Built(model, loop, placement, learning_rate, state)
 
 
-def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_callbacks):
+def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_callbacks, trial):
     """Train the remaining epochs; (history, fit seconds, how the configured callbacks
     stopped it). A signal or a NaN loss ends it with its error, after the last
     completed epoch is written."""
@@ -152,6 +158,8 @@ def fit(cfg, run_dir, console, built: Built, dataset, y_train, y_val, tracker_ca
     stop_on_signal, stop_on_nan = StopOnSignal(), StopOnNaN()
     recorder = EpochRecorder(state.history, keep=lambda: stop_on_signal.received is None)
     configured = configured_callbacks(cfg.callbacks)
+    if trial is not None:
+        configured[pruning.STOP_REASON] = pruning.ReportToTrial(trial, cfg.optimized_metric)
     state.resume(configured)
     fit_started = time.perf_counter()
 
@@ -212,7 +220,9 @@ def raise_if_cut_short(cfg, run_dir, rows, stop_on_signal, stop_on_nan) -> None:
 def stopped_early(state: checkpoint.State) -> bool:
     """Whether a callback had stopped the run by the checkpoint's epoch (its process
     ended before the results were written)."""
-    return any(kept.get("stopped_epoch") for kept in state.callbacks.values())
+    return any(
+        kept.get("stopped_epoch") or kept.get("stopped_after") for kept in state.callbacks.values()
+    )
 
 
 @dataclass
@@ -262,6 +272,8 @@ def write_results(
         **base,
         "wall_seconds": time.perf_counter() - measured["started"],
     }
+    if metrics.get("stop_reason") == pruning.STOP_REASON:
+        metrics["status"] = "pruned"
     if state is not None:
         metrics["resumed_after_epoch"] = state.epoch
     files.write_json(run_dir / files.METRICS, metrics)

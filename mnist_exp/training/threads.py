@@ -31,7 +31,8 @@ def usable_cores() -> int:
 def parallel_jobs(launcher: Mapping[str, Any], sweeper: Mapping[str, Any] | None = None) -> int:
     """How many sweep jobs share this machine's usable cores at once, this one included:
     the launcher's n_jobs, never more than the sweeper hands over in one batch
-    (Optuna's n_jobs trials, or the basic sweeper's max_batch_size jobs)."""
+    (Optuna's n_jobs trials times its repeats, or the basic sweeper's max_batch_size
+    jobs)."""
     n_jobs = launcher.get(JOBS_AT_ONCE)
     if launcher.get("_target_") in BATCH_AT_ONCE:
         jobs = usable_cores()  # at least as many as there are cores, it does not say
@@ -40,8 +41,11 @@ def parallel_jobs(launcher: Mapping[str, Any], sweeper: Mapping[str, Any] | None
     else:
         jobs = max(1, n_jobs if n_jobs > 0 else usable_cores() + 1 + n_jobs)
     sweeper = sweeper or {}
-    # What a sweeper hands over at once: the basic one's max_batch_size, Optuna's n_jobs.
+    # What a sweeper hands over at once: the basic one's max_batch_size, Optuna's n_jobs
+    # trials of `repeats` jobs each.
     batch = sweeper.get("max_batch_size") if "max_batch_size" in sweeper else sweeper.get("n_jobs")
+    if isinstance(batch, int) and isinstance(sweeper.get("repeats"), int):
+        batch *= max(1, sweeper["repeats"])
     return min(jobs, batch) if isinstance(batch, int) and batch >= 1 else jobs
 
 

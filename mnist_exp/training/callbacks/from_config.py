@@ -34,15 +34,29 @@ def how_it_stopped(callbacks: dict[str, keras.callbacks.Callback]) -> dict:
     """What metrics.json says of the callbacks' work, in 1-based epochs: the epoch after
     which one stopped training and which one (stopped_epoch; stop_reason, its class in
     snake case: early_stopping), and the epoch whose weights were restored as the
-    model (weights_epoch). Keras' EarlyStopping and its subclasses keep these."""
+    model (weights_epoch). Keras' EarlyStopping and its subclasses keep these (0-based
+    stopped_epoch, 0 when it did not stop); a callback may keep a 1-based
+    `stopped_after` and name its STOP_REASON instead (training/callbacks/pruning.py)."""
     found = {}
     for callback in callbacks.values():
-        if getattr(callback, "stopped_epoch", 0):
-            found["stopped_epoch"] = callback.stopped_epoch + 1
-            found["stop_reason"] = re.sub(r"(?<!^)(?=[A-Z])", "_", type(callback).__name__).lower()
+        stopped = stopped_after(callback)
+        if stopped:
+            found["stopped_epoch"] = stopped
+            found["stop_reason"] = (
+                getattr(callback, "STOP_REASON", None)
+                or re.sub(r"(?<!^)(?=[A-Z])", "_", type(callback).__name__).lower()
+            )
         if getattr(callback, "restore_best_weights", False) and callback.best_weights:
             found["weights_epoch"] = callback.best_epoch + 1
     return found
+
+
+def stopped_after(callback) -> int:
+    """The 1-based epoch after which `callback` stopped training; 0 if it did not."""
+    if hasattr(callback, "stopped_after"):
+        return callback.stopped_after
+    epoch = getattr(callback, "stopped_epoch", 0)
+    return epoch + 1 if epoch else 0
 
 
 def build(name: str, spec: Any) -> keras.callbacks.Callback:

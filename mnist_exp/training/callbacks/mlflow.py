@@ -28,8 +28,14 @@ from mnist_exp.results.metrics import HISTORY_COLUMNS, METRICS
 log = logging.getLogger(__name__)
 
 MLFLOW_RUN = "mlflow.json"  # in the run directory: which MLflow run it is (for resume)
-# How a run ended (metrics.json's status) in MLflow's words.
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+# How a run ended (metrics.json's status) in MLflow's words; a pruned trial finished
+# what it was allowed to do (its tag mnist_exp.status says pruned).
+MLFLOW_STATUS = {
+    "completed": "FINISHED",
+    "pruned": "FINISHED",
+    "failed": "FAILED",
+    "interrupted": "KILLED",
+}
 # metrics.json's best-epoch values under names that do not clash with the per-epoch
 # series (whose last value is the last epoch's, not the best one's).
 FINAL_RENAMES = {m.name: m.final for m in METRICS if m.final}
@@ -228,10 +234,7 @@ class MlflowRun:
 
     def finish(self, status: str) -> None:
         """Final metrics, artifacts, and how the run ended (FINISHED, FAILED, KILLED)."""
-        try:
-            metrics = files.read_json(self.run_dir / files.METRICS)
-        except (OSError, ValueError):
-            metrics = {}
+        metrics = files.read_json_or_empty(self.run_dir / files.METRICS)
         try:
             self.log_history()
             self.log_metrics(final_metrics(metrics), step=int(metrics.get("epochs") or 0))

@@ -1,0 +1,102 @@
+"""The Optuna study of a search, as both sides of a sweep reach it: the sweeper
+(hydra_plugins/mnist_exp_optuna_sweeper) asks it for trials and tells it their
+results; a job of a pruned search reports its objective to its trial after every
+epoch and asks whether to stop.
+
+Every job must reach the study, in whatever process its launcher runs it, so a
+search always keeps its study in a storage. By default that is a journal file in
+the sweep directory (`optuna.journal`): Optuna's JournalStorage appends each change
+to a file under a lock, so parallel jobs on one machine report at once without
+SQLite's "database is locked", it needs no database library, and optuna-dashboard
+opens it. `storage=` takes any other Optuna storage URL (sqlite:///PATH.db,
+postgresql://..., redis://...) or a journal file's path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mnist_exp.config.targets import check_targets
+from mnist_exp.errors import ConfigError
+from mnist_exp.results.files import sqlite_path
+
+STORAGE_FILE = "optuna.journal"  # the default storage, in the sweep directory
+TRIAL_ENV = "MNIST_EXP_OPTUNA_TRIAL"  # a job's trial id, set by the sweeper through env_set
+SAMPLERS = ("optuna.samplers",)
+PRUNERS = ("optuna.pruners",)
+
+
+def storage(spec: Any, sweep_dir: str | Path):
+    """The Optuna storage `spec` names (None: the sweep directory's journal file)."""
+    spec = None if spec is None else str(spec)
+    if spec is not None and "://" in spec:
+        database = sqlite_path(spec)
+        if database is not None:  # SQLite creates the file but not its folder
+            database.parent.mkdir(parents=True, exist_ok=True)
+        return spec
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(spec).expanduser() if spec else Path(sweep_dir) / STORAGE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def describe_storage(spec: Any, sweep_dir: str | Path) -> str:
+    """Where the study is kept, as a user would name it again."""
+    return str(spec) if spec is not None else str(Path(sweep_dir) / STORAGE_FILE)
+
+
+def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...]):
+    """An Optuna sampler or pruner from its config, its `_target_` inside `modules`."""
+    from hydra.utils import instantiate
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(node, dict) or "_target_" not in node:
+        raise ConfigError(f"{key} needs a _target_ (one of {', '.join(modules)})")
+    check_targets(node, key, modules)
+    return instantiate(node)
+
+
+def pruner(node: Any):
+    """The configured pruner; NopPruner for hydra/sweeper/pruner=none."""
+    return instantiate_allowed(node, "hydra.sweeper.pruner", PRUNERS)
+
+
+def prunes(node: Any) -> bool:
+    """Whether a pruner config is one that can stop trials (not none / NopPruner)."""
+    target = node.get("_target_") if node is not None else None
+    return target is not None and not str(target).endswith(".NopPruner")
+
+
+def trial_key(trial) -> str:
+    """What a job is told of its trial (TRIAL_ENV): study id and trial id, "3-17"."""
+    return f"{trial.study._study_id}-{trial._trial_id}"
+
+
+def job_trial(hydra_cfg: Any):
+    """In a job of a pruned search: its Optuna trial (reports go to the study); else None.
+
+    `hydra_cfg` is the job's HydraConfig: its sweeper's storage and pruner, and its
+    sweep directory, as the sweeper saw them.
+    """
+    key = os.environ.get(TRIAL_ENV)
+    if not key:
+        return None
+    import optuna
+
+    sweeper = hydra_cfg.sweeper
+    try:
+        study_id, trial_id = (int(part) for part in key.split("-"))
+        kept = storage(sweeper.storage, hydra_cfg.sweep.dir)
+        if isinstance(kept, str):
+            kept = optuna.storages.get_storage(kept)
+        name = kept.get_study_name_from_id(study_id)
+        study = optuna.load_study(study_name=name, storage=kept, pruner=pruner(sweeper.pruner))
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        raise ConfigError(f"{TRIAL_ENV}={key}: the trial's study cannot be read ({exc})") from exc
+    return optuna.trial.Trial(study, trial_id)
