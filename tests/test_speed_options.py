@@ -12,6 +12,9 @@ import pytest
 from mnist_exp.config.schema import LossConfig, TrainingConfig
 from mnist_exp.data.labels import one_hot_labels
 from mnist_exp.data.prepare import aligned_empty, prepare
+from mnist_exp.models.catalog import build_model
+from mnist_exp.models.cnn import CNNConfig
+from mnist_exp.models.mlp import MLPConfig
 from mnist_exp.training import speed
 from mnist_exp.training.tensors import as_tensor
 from tests.helpers import run_cli
@@ -56,6 +59,22 @@ def test_defaults_and_their_reasons():
 def test_when_xla_is_used(jit_compile, strategy, steps, expected):
     training = TrainingConfig(jit_compile=jit_compile, strategy=strategy)
     assert speed.use_xla(training, steps) is expected
+
+
+@pytest.mark.parametrize(
+    ("model", "kinds", "automatic"),
+    [
+        (MLPConfig(name="one_hidden", units=[512]), set(), True),
+        (MLPConfig(name="two_hidden", units=[512, 512], dropout=0.2), {"dropout"}, False),
+        (CNNConfig(name="cnn"), {"conv", "pool", "dropout"}, False),  # keras-io: Dropout(0.5)
+    ],
+)
+def test_xla_is_automatic_only_for_models_without_its_slow_layers(model, kinds, automatic):
+    built = build_model(model, (28, 28), 10)
+    assert speed.layer_kinds(built) == kinds
+    steps = 10 * speed.XLA_MIN_STEPS
+    assert speed.use_xla(TrainingConfig(), steps, speed.layer_kinds(built)) is automatic
+    assert speed.use_xla(TrainingConfig(jit_compile=True), steps, speed.layer_kinds(built))
 
 
 def test_one_step_per_call_under_a_distribute_strategy():

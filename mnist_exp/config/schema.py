@@ -122,7 +122,7 @@ class TrainingConfig:
     # callbacks (progress, NaN and signal checks) see every Nth step.
     steps_per_execution: int = 32
     # XLA-compile the full-batch train step; null: only for runs long enough to pay
-    # for the compilation (training/speed.py).
+    # for the compilation, of models without convolutions or dropout (training/speed.py).
     jit_compile: Optional[bool] = None
     xla_cache: bool = True  # keep compiled XLA steps in $MNIST_EXP_CACHE/xla for later runs
     # Categorical cross-entropy on class ids (its sparse form: same loss and gradients);

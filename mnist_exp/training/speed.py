@@ -19,22 +19,26 @@ log = logging.getLogger(__name__)
 XLA_MIN_STEPS = 2_000
 
 
-def use_xla(training: TrainingConfig, train_steps: int, convolutional: bool = False) -> bool:
+# Layers whose XLA CPU kernels can be far slower than the graph's (benchmarks/README.md):
+# convolutions always; dropout in some layouts (one hidden layer: 5-9x per epoch).
+SLOW_UNDER_XLA = frozenset({"conv", "dropout"})
+
+
+def use_xla(training: TrainingConfig, train_steps: int, kinds: frozenset = frozenset()) -> bool:
     """training.jit_compile, or for null (automatic) whether the run is long enough.
 
     train_steps counts the whole run's steps, all epochs: a resumed run decides as
-    the run it continues did, and so computes with the same kernels. Never for a
-    convolutional model: XLA's CPU convolutions are several times slower than the
-    oneDNN kernels TensorFlow's graphs use (benchmarks/README.md)."""
+    the run it continues did, and so computes with the same kernels. Never, unless
+    asked for, for a model with layers of SLOW_UNDER_XLA (`kinds`: layer_kinds)."""
     if training.jit_compile is not None:
         return training.jit_compile
     # As Keras' own "auto": no XLA under a tf.distribute strategy (it is not tested here).
     long_enough = train_steps >= XLA_MIN_STEPS
-    return training.strategy == "default" and long_enough and not convolutional
+    return training.strategy == "default" and long_enough and not kinds & SLOW_UNDER_XLA
 
 
-def layer_kinds(model) -> set[str]:
-    """Which kinds of layers that XLA treats apart the model has: conv, pool."""
+def layer_kinds(model) -> frozenset[str]:
+    """Which kinds of layers that XLA treats apart the model has: conv, pool, dropout."""
     import keras
 
     kinds = set()
@@ -43,7 +47,9 @@ def layer_kinds(model) -> set[str]:
             kinds.add("conv")
         if isinstance(layer, keras.layers.MaxPooling2D):
             kinds.add("pool")
-    return kinds
+        if isinstance(layer, keras.layers.Dropout) and layer.rate > 0:
+            kinds.add("dropout")
+    return frozenset(kinds)
 
 
 def tensor_loop(training: TrainingConfig) -> bool:
@@ -67,7 +73,7 @@ def jit_compile(training: TrainingConfig, train_steps: int, model=None) -> bool:
     import tensorflow as tf
 
     kinds = layer_kinds(model)
-    jit = use_xla(training, train_steps, convolutional="conv" in kinds)
+    jit = use_xla(training, train_steps, kinds)
     if jit and training.deterministic and "pool" in kinds:
         raise ConfigError(
             "training.jit_compile=true is not allowed with training.deterministic=true for "
