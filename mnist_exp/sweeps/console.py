@@ -14,11 +14,11 @@ def print_sweep(console: Console, summary) -> None:
 
     Narrower than summary.md, to fit a terminal: swept keys by their last part, the
     objective, test accuracy and seconds; status only when a job did not complete,
-    with a line for each such job below the table.
+    with a line for each such job below the table (tables.how_they_ended).
     """
     from pandas.api.types import is_numeric_dtype
 
-    from mnist_exp.sweeps.tables import format_cell, job_column, short_names
+    from mnist_exp.sweeps.tables import format_cell, how_they_ended, job_column, short_names
 
     failed = (summary.table["status"] != "completed").any()
     metrics = list(dict.fromkeys([summary.objective, "test/accuracy", "wall_seconds"]))
@@ -55,17 +55,9 @@ def print_sweep(console: Console, summary) -> None:
         console.print("every job: " + escape(" ".join(summary.common)), highlight=False)
     if summary.repeats is not None:
         print_repeats(console, summary)
-    if len(summary.pruned):
-        jobs = ", ".join(format_cell(j, columns[1]) for j in summary.pruned[columns[1]])
-        console.print(f"[yellow]pruned[/]: {columns[1]} {jobs}", highlight=False)
-    for _, row in summary.failed.iterrows():
-        why = ": ".join(filter(None, (format_cell(row[c], c) for c in ("reason", "message"))))
-        console.print(
-            f"[red]job {format_cell(row[columns[1]], columns[1])} {row['status']}[/]"
-            + (f": {escape(why)}" if why else ""),
-            highlight=False,
-            soft_wrap=True,
-        )
+    for style, jobs in (("yellow", summary.pruned), ("red", summary.failed)):
+        for line in how_they_ended(jobs, columns[1]):
+            console.print(f"[{style}]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
 def _header(name: str) -> str:

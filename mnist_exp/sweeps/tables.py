@@ -11,7 +11,8 @@ from mnist_exp.results.metrics import SUMMARY_MD_COLUMNS, format_value
 
 
 def to_markdown(summary) -> str:
-    """summary.md: the ranked table (a summary.Summary), then why each other job ended."""
+    """summary.md: the ranked table (a summary.Summary), the seed repeats, then how
+    each job that did not complete ended."""
     table = summary.table
     counts = Counter(table["status"])
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -40,24 +41,23 @@ def to_markdown(summary) -> str:
             "",
             *_markdown_table(*repeats_table(summary)),
         ]
-    pruned = summary.pruned
-    if len(pruned):
-        lines += ["", "## Pruned", ""]
-        for _, row in pruned.iterrows():
-            ident = job_column(table)
-            lines.append(
-                f"- {ident} {format_cell(row[ident], ident)}: pruned after epoch "
-                f"{format_cell(row.get('stopped_epoch'), 'stopped_epoch')}"
-            )
-    failed = summary.failed
-    if len(failed):
-        lines += ["", "## Not completed", ""]
-        for _, row in failed.iterrows():
-            why = ": ".join(str(x) for x in (row["reason"], row["message"]) if not _missing(x))
-            ident = job_column(table)
-            lines.append(f"- {ident} {format_cell(row[ident], ident)}: {row['status']}")
-            lines[-1] += f", {why}" if why else ""
+    for title, jobs in (("Pruned", summary.pruned), ("Not completed", summary.failed)):
+        if len(jobs):
+            lines += ["", f"## {title}", ""]
+            lines += [f"- {line}" for line in how_they_ended(jobs, job_column(table))]
     return "\n".join(lines) + "\n"
+
+
+def how_they_ended(jobs: pd.DataFrame, ident: str) -> list[str]:
+    """A line per job: "job 3: pruned after epoch 1", "job 0: failed, nan_loss: ..."."""
+    lines = []
+    for _, row in jobs.iterrows():
+        line = f"{ident} {format_cell(row[ident], ident)}: {row['status']}"
+        if row["status"] == "pruned":
+            line += f" after epoch {format_cell(row.get('stopped_epoch'), 'stopped_epoch')}"
+        why = ": ".join(str(x) for x in (row["reason"], row["message"]) if not _missing(x))
+        lines.append(line + (f", {why}" if why else ""))
+    return lines
 
 
 def display_columns(summary) -> list[str]:
