@@ -155,8 +155,9 @@ class OptunaSweeper(Sweeper):
                 )
             if self.repeats > 1:
                 raise ConfigError("hydra.sweeper.repeats > 1 and a pruner: choose one")
-        if self.repeats < 1:
-            raise ConfigError(f"hydra.sweeper.repeats={self.repeats}: at least 1")
+        for key in ("repeats", "n_jobs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"hydra.sweeper.{key}={getattr(self, key)}: at least 1")
         seeded = "training.seed" in space or any(f.startswith("training.seed=") for f in fixed)
         if self.repeats > 1 and seeded:
             raise ConfigError("hydra.sweeper.repeats sets training.seed; do not sweep or fix it")
