@@ -140,7 +140,21 @@ def tree_at(revision: str, work: Path) -> Path:
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     if not (tree / "mnist_exp" / "conf").exists():
         (tree / "mnist_exp" / "conf").symlink_to(tree / "conf", target_is_directory=True)
+    (tree / "sitecustomize.py").write_text(ISOLATE)
     return tree
+
+
+# Run from a tree (PYTHONPATH=tree), Python still finds this checkout's editable install:
+# its finder serves `mnist_exp` and adds its folder to the `hydra_plugins` namespace.
+# The tree's sitecustomize.py (run at start, after site-packages' .pth files) drops it,
+# so that a tree's run imports that tree's code alone.
+ISOLATE = """\
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h).lower()]
+sys.path[:] = [p for p in sys.path if "__editable__" not in p]
+sys.path_importer_cache.clear()
+"""
 
 
 def child_env(tree: Path | None = None) -> dict[str, str]:
@@ -161,7 +175,7 @@ def run_once(system: System, data: datasets.Choice, work: Path, index: int) -> d
         command = [sys.executable, "-m", module, str(data.path), f"{out}.json", *script_args]
     else:
         command = [sys.executable, "-m", "mnist_exp", *system.args, f"hydra.run.dir={out}"]
-    measured = measure.run(command, ROOT, child_env(system.tree))
+    measured = measure.run(command, system.tree or ROOT, child_env(system.tree))
     if measured.returncode != 0:
         raise SystemExit(
             f"{system.label} failed (exit {measured.returncode}):\n{measured.output_tail}"
