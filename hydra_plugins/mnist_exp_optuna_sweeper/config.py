@@ -117,6 +117,9 @@ class OptunaSweeperConf:
     # Each proposed configuration is run with this many seeds (training.seed, +1, ...);
     # the trial's value is their mean.
     repeats: int = 1
+    # A job whose process dies (kill -9, out of memory) is launched again this many
+    # times, from its last checkpoint, then its trial is recorded as failed.
+    retries: int = 1
     params: Optional[dict[str, str]] = None
     # hydra-optuna-sweeper's hook that imports a function by name: refused when set (a
     # config never runs code it names); use params.

@@ -16,7 +16,11 @@ lacks:
   front optimization_results.yaml lists and the sweep summary marks;
 - repeats=N: each proposed configuration runs with N seeds, and the trial's value
   is their mean;
-- a failed job (it returns NaN) is a failed trial, and the search goes on.
+- a failed job (it returns NaN) is a failed trial, and the search goes on;
+- `mnist-exp resume=SWEEP_DIR` reloads the study, launches again the jobs of the
+  trials that were running when the sweep stopped (from their checkpoints), and
+  runs new trials until n_trials are finished; a job whose process dies is
+  launched again (mnist_exp/sweeps/launching.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
+from mnist_exp.sweeps import launching, resuming
 from mnist_exp.sweeps import study as studies
 
 from .space import grid, search_space
@@ -57,6 +62,7 @@ class OptunaSweeper(Sweeper):
         max_failure_rate: float,
         repeats: int,
         params: DictConfig | None,
+        retries: int = 1,
         custom_search_space: str | None = None,
     ) -> None:
         self.custom_search_space = custom_search_space
@@ -69,6 +75,7 @@ class OptunaSweeper(Sweeper):
         self.n_jobs = n_jobs
         self.max_failure_rate = max_failure_rate
         self.repeats = repeats
+        self.retries = retries
         self.params = params or {}
         self.job_idx = 0
 
@@ -76,6 +83,7 @@ class OptunaSweeper(Sweeper):
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config = config
+        self.config_loader = hydra_context.config_loader
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
@@ -84,9 +92,16 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> None:
         import optuna
 
+        arguments, resume = resuming.take_resume(arguments)
         self.directions = _directions(self.direction)
         space, fixed = search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
         self.check(space, fixed)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            resuming.check_sweeper_unchanged(self.config, self.sweep_dir)
+            self.job_idx = resuming.next_free_num(self.sweep_dir)
+        else:
+            OmegaConf.save(self.config, self.sweep_dir / resuming.MULTIRUN)
         sampler = self.build_sampler(space)
         pruner = studies.pruner(self.pruner_cfg)
         study = optuna.create_study(
@@ -102,8 +117,9 @@ class OptunaSweeper(Sweeper):
                 f"hydra.sweeper.direction={self.directions}: the stored study "
                 f"{study.study_name!r} optimizes {[d.name.lower() for d in study.directions]}"
             )
+        running = _running(study) if resume else []
         finished = _finished(study)
-        to_go = self.n_trials - finished
+        to_go = self.n_trials - finished - len(running)
         if self.sampler_cfg["_target_"] == GRID:
             to_go = min(to_go, math.prod(len(v) for v in grid(space).values()) - finished)
         log.info(
@@ -111,26 +127,47 @@ class OptunaSweeper(Sweeper):
             study.study_name,
             studies.describe_storage(self.storage, self.sweep_dir),
             finished,
-            max(to_go, 0),
+            max(to_go, 0) + len(running),
             self.n_trials,
         )
+        if running:
+            log.info(
+                "retrying the %d trials that were running when the sweep stopped: %s",
+                len(running),
+                ", ".join(f"trial {t.number} (jobs {t.user_attrs.get('jobs')})" for t in running),
+            )
+            self.run_trials(study, [optuna.trial.Trial(study, t._trial_id) for t in running], fixed)
         while to_go > 0:
             batch = min(self.n_jobs, to_go)
-            trials = [study.ask(space) for _ in range(batch)]
-            jobs = [self.job_overrides(trial, fixed) for trial in trials]
-            returns = self.launcher.launch(
-                [job for group in jobs for job in group], initial_job_idx=self.job_idx
-            )
-            self.job_idx += len(returns)
-            failures = 0
-            for i, trial in enumerate(trials):
-                group = returns[i * self.repeats : (i + 1) * self.repeats]
-                failures += not self.tell(study, trial, group)
-            if failures / batch > self.max_failure_rate:
-                for ret in returns:
-                    _ = ret.return_value  # raises the first failed job's error
+            self.run_trials(study, [study.ask(space) for _ in range(batch)], fixed)
             to_go -= batch
         self.save_results(study)
+
+    def run_trials(self, study, trials: list, fixed: list[str]) -> None:
+        """Launch the trials' jobs (again, for a trial that has its job numbers) and tell
+        the study their results."""
+        planned = []
+        for trial in trials:
+            overrides = self.job_overrides(trial, fixed)
+            nums = trial.user_attrs.get("jobs") or []
+            if len(nums) != len(overrides):  # a new trial: the next numbers
+                nums = list(range(self.job_idx, self.job_idx + len(overrides)))
+                self.job_idx += len(overrides)
+                trial.set_user_attr("jobs", nums)
+            for num, job in zip(nums, overrides, strict=True):
+                planned += launching.plan(self.config_loader, self.config, [job], num)
+        for job in planned:
+            resuming.check_job_unchanged(job.config, job.dir, job.num, self.sweep_dir)
+        metric = OmegaConf.select(self.config, "optimized_metric")
+        launched = launching.launch(self.launcher, planned, self.retries, metric)
+        returns = [launched[job.num] for job in planned]
+        failures = 0
+        for i, trial in enumerate(trials):
+            group = returns[i * self.repeats : (i + 1) * self.repeats]
+            failures += not self.tell(study, trial, group)
+        if failures / len(trials) > self.max_failure_rate:
+            for ret in returns:
+                _ = ret.return_value  # raises the first failed job's error
 
     def check(self, space: dict, fixed: list[str]) -> None:
         """Refuse, before any trial, what the search cannot do."""
@@ -220,7 +257,6 @@ class OptunaSweeper(Sweeper):
             front = [{"params": t.params, "values": t.values} for t in study.best_trials]
             results = {"name": "optuna", "solutions": front}
             log.info("Pareto front: %d trials", len(front))
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)  # none if no trial was left to run
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
 
 
@@ -233,6 +269,13 @@ def _directions(direction: Any) -> list[str]:
         if d not in ("maximize", "minimize"):
             raise ConfigError(f"hydra.sweeper.direction={d}: maximize or minimize")
     return found
+
+
+def _running(study) -> list:
+    """Trials that were running when the sweep stopped (their jobs lost or interrupted)."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
 
 
 def _finished(study) -> int:

@@ -18,13 +18,15 @@ def report(argv: list[str] | None = None) -> int:
 
     from mnist_exp.results.console import print_error
     from mnist_exp.sweeps.console import print_sweep
+    from mnist_exp.sweeps.resuming import describe_pending
     from mnist_exp.sweeps.summary import build, write
 
     parser = argparse.ArgumentParser(
         prog="mnist-exp-report",
         description="Rebuild summary.csv, summary.md and plots/sweep.png of a sweep (or of "
         "every run under an outputs directory) from the jobs' .hydra/ files and metrics.json. "
-        "Works on sweeps still running or interrupted.",
+        "Works on sweeps still running or interrupted, and says which jobs "
+        "`mnist-exp resume=SWEEP_DIR` would launch again.",
     )
     parser.add_argument("path", type=Path, help="a sweep directory or any folder of runs")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
@@ -38,6 +40,9 @@ def report(argv: list[str] | None = None) -> int:
         return 2
     console = Console()
     print_sweep(console, summary)
+    pending = describe_pending(args.path)
+    if pending:
+        console.print(pending, highlight=False, markup=False)
     if not args.no_write:
         written = write(summary)
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)

@@ -25,6 +25,8 @@ PREDICTIONS = "predictions.csv"
 MODEL = "model.keras"
 MODEL_H5 = "model.h5"
 PLOTS = "plots"
+CHECKPOINTS = "checkpoints"  # an unfinished run's last epochs (training/callbacks/checkpoint.py)
+CHECKPOINT_STATE = "state.json"  # in CHECKPOINTS: names the complete files to resume from
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import METRICS
+from mnist_exp.sweeps import resuming
 from mnist_exp.sweeps.jobs import mark_lost_jobs
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,9 @@ class ProtectOutputs(Callback):
             )
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if (sweep_dir / "multirun.yaml").exists():
-            self._refuse(
-                f"hydra.sweep.dir={sweep_dir} already holds a sweep; choose another directory"
-            )
+        why = resuming.refusal(config)  # a sweep's directory, unless resumed
+        if why:
+            self._refuse(why)
 
 
 class SweepSummary(Callback):
@@ -66,10 +65,9 @@ class SweepSummary(Callback):
         self._unfinished: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if (sweep_dir / "multirun.yaml").exists():
-            return  # another sweep's directory (refused): its jobs are none of ours to mark
-        self._unfinished = sweep_dir
+        if resuming.refusal(config):
+            return  # refused (ProtectOutputs): the directory's jobs are none of ours to mark
+        self._unfinished = Path(config.hydra.sweep.dir)
         # Imported now: at exit, an import that registers its own atexit hook fails.
         import matplotlib.backends.backend_agg  # noqa: F401
 

@@ -1,4 +1,5 @@
-"""Jobs whose process died without a word: recorded as failed, reason killed."""
+"""What a sweep job's directory says of it: finished, lost, resumable; and jobs whose
+process died without a word, recorded as failed, reason killed."""
 
 from __future__ import annotations
 
@@ -11,13 +12,42 @@ LOST = (
     "the job's process ended without a result: killed (kill -9, out of memory), "
     "or ended with the sweep or with its worker pool"
 )
+FINISHED = ("completed", "pruned")  # a resumed sweep leaves these jobs as they are
+
+
+def status(job_dir: Path) -> tuple[str | None, str | None]:
+    """metrics.json's status and reason (None, None: no metrics.json yet)."""
+    found = files.read_json_or_empty(job_dir / files.METRICS)
+    return found.get("status"), found.get("reason")
+
+
+def finished(job_dir: Path) -> bool:
+    return status(job_dir)[0] in FINISHED
+
+
+def started(job_dir: Path) -> bool:
+    """Hydra made the job's directory: its process got as far as run_job."""
+    return job_dir.is_dir()
+
+
+def lost(job_dir: Path) -> bool:
+    """The job started and its process died: it still says running (or never wrote
+    metrics.json), or it was recorded as failed: killed."""
+    if not started(job_dir):
+        return False
+    state, reason = status(job_dir)
+    return state in (None, "running") or (state == "failed" and reason == KILLED)
+
+
+def resumable(job_dir: Path) -> bool:
+    """The job has a checkpoint to continue from (an unfinished run keeps one per epoch)."""
+    return (job_dir / files.CHECKPOINTS / files.CHECKPOINT_STATE).is_file()
 
 
 def mark_lost(job_dir: Path, message: str = LOST) -> bool:
     """Record the job as failed: killed, if its metrics.json still says running (or it
     never wrote one). Returns whether it did."""
-    status = files.read_json_or_empty(job_dir / files.METRICS).get("status")
-    if status not in (None, "running"):
+    if status(job_dir)[0] not in (None, "running"):
         return False
     files.record_status(job_dir, "failed", reason=KILLED, message=message)
     return True

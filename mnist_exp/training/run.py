@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import platform
 import shutil
 import time
@@ -69,7 +70,7 @@ def run(
         if ended in ("completed", "pruned"):
             raise ModelFileError(f"{run_dir} is {ended}: there is nothing to resume")
         raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
-    files.write_json(run_dir / files.METRICS, {"status": "running", **base})
+    files.write_json(run_dir / files.METRICS, {"status": "running", **base, "pid": os.getpid()})
     tracking = trackers.Tracking()  # logger=tensorboard / mlflow: callbacks, then finish()
     try:
         tracking = trackers.start(cfg, run_dir, resume)

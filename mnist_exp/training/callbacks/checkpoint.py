@@ -24,8 +24,8 @@ import numpy as np
 from mnist_exp.errors import ModelFileError
 from mnist_exp.results import files
 
-FOLDER = "checkpoints"
-STATE = "state.json"
+FOLDER = files.CHECKPOINTS
+STATE = files.CHECKPOINT_STATE
 
 
 @dataclass

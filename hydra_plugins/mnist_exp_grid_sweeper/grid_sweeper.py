@@ -1,0 +1,64 @@
+"""hydra/sweeper=basic (the default): every combination of the sweep's values, one job each, as
+Hydra's basic sweeper runs them, and besides:
+
+- `mnist-exp resume=SWEEP_DIR` launches only the jobs that did not finish, under
+  their own numbers, after checking that the sweep's config is the one they ran
+  with (mnist_exp/sweeps/resuming.py);
+- a job whose process dies is launched again from its last checkpoint, and the
+  other jobs go on (mnist_exp/sweeps/launching.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from mnist_exp.sweeps import jobs, launching, resuming
+
+log = logging.getLogger(__name__)
+
+
+class GridSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: int | None, params=None, retries: int = 1) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.retries = retries
+
+    def sweep(self, arguments: list[str]) -> list:
+        loader = self.hydra_context.config_loader
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        arguments, resume = resuming.take_resume(arguments)
+        parser = OverridesParser.create(config_loader=loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            resuming.check_sweeper_unchanged(self.config, sweep_dir)
+        else:
+            OmegaConf.save(self.config, sweep_dir / resuming.MULTIRUN)
+        metric = OmegaConf.select(self.config, "optimized_metric")
+        returns, first = [], 0
+        while not self.is_done():
+            batch = launching.plan(loader, self.config, self.get_job_batch(), first)
+            first += len(batch)
+            todo = batch
+            if resume:
+                for job in batch:
+                    resuming.check_job_unchanged(job.config, job.dir, job.num, sweep_dir)
+                todo = [job for job in batch if not jobs.finished(job.dir)]
+                log.info(
+                    "resuming %s: jobs %d-%d, %d finished, %d to launch",
+                    sweep_dir,
+                    batch[0].num,
+                    batch[-1].num,
+                    len(batch) - len(todo),
+                    len(todo),
+                )
+            launched = launching.launch(self.launcher, todo, self.retries, metric)
+            returns.append(
+                [launched.get(job.num) or launching.stored_return(job, metric) for job in batch]
+            )
+        return returns
