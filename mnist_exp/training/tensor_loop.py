@@ -50,10 +50,14 @@ class TensorLoop:
         step = model.train_step
         full_step = tf.function(step, jit_compile=True, autograph=False) if jit_compile else step
         self._evaluate = None
+        # Without XLA one traced loop takes the epoch's last, smaller batch too (a batch
+        # is a slice of the order, of whatever length is left); XLA compiles for one
+        # shape, so that batch then has a function of its own, `partial`.
+        self.whole_order = not jit_compile
 
         @tf.function(autograph=False)
         def train(x, y, order, start, stop):
-            """Full batches number start to stop - 1 of the epoch's order."""
+            """Batches number start to stop - 1 of the epoch's order."""
 
             def body(i):
                 index = order[i * batch_size : (i + 1) * batch_size]
@@ -76,6 +80,9 @@ class TensorLoop:
         """Train steps start to stop - 1 of an epoch; the running metrics after them."""
         n = int(order.shape[0])
         full = n // self.batch_size
+        if self.whole_order:
+            logs = self._train(x, y, order, tf.constant(start), tf.constant(stop))
+            return {name: float(value) for name, value in logs.items()}
         logs = None
         if start < min(stop, full):
             logs = self._train(x, y, order, tf.constant(start), tf.constant(min(stop, full)))
