@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    run_job,
+    setup_globals,
+)
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.errors import first_line
@@ -138,13 +146,45 @@ def launch(launcher, todo: Sequence[Job], retries: int, metric: Any) -> dict[int
 def _launch(launcher, batch: Sequence[Job]) -> Sequence[JobReturn] | None:
     """The batch's JobReturns; None when the launcher raised because job processes died
     (joblib's pool going down), which the caller reads from the jobs' directories."""
+    overrides = [launch_overrides(job) for job in batch]
     try:
-        return launcher.launch([launch_overrides(job) for job in batch], batch[0].num)
+        if isinstance(launcher, BasicLauncher) and all(
+            job.config is not None and job.overrides == again
+            for job, again in zip(batch, overrides, strict=True)
+        ):
+            return run_here(launcher, batch)
+        return launcher.launch(overrides, batch[0].num)
     except Exception as exc:
         if not any(jobs.lost(job.dir) for job in batch):
             raise
         log.warning("the launcher lost job processes: %s", first_line(exc))
         return None
+
+
+def run_here(launcher: BasicLauncher, batch: Sequence[Job]) -> list[JobReturn]:
+    """The jobs one after another in this process, as Hydra's basic launcher runs them,
+    with the configs composed for them already (composing a job takes a good part of
+    its overhead on small data)."""
+    setup_globals()
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    log.info("Launching %d jobs locally", len(batch))
+    returns = []
+    for job in batch:
+        log.info("\t#%d : %s", job.num, " ".join(filter_overrides(job.overrides)))
+        with open_dict(job.config):
+            job.config.hydra.job.id = job.num
+        returns.append(
+            run_job(
+                hydra_context=launcher.hydra_context,
+                task_function=launcher.task_function,
+                config=job.config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+        )
+        configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    return returns
 
 
 def stored_return(job: Job, metric: Any) -> JobReturn:
