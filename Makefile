@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SWEEP_BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run smoke sweep test test-fast bench lint clean
@@ -37,10 +38,11 @@ test: install ## run every test, slow ones included
 test-fast: install ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: install ## time mnist-exp beside the raw Keras script and PyTorch (~10 min): benchmarks/results/
+bench: install ## time mnist-exp beside the raw Keras script and PyTorch, and sweeps (~15 min): benchmarks/results/
 	@$(BIN)/python -m pip install --quiet torch==2.13.0 \
 		|| echo "torch==2.13.0 not installed: the benchmark skips the PyTorch loop"
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.sweeps $(SWEEP_BENCH_ARGS)
 
 lint: install ## ruff on the package and the tests
 	$(BIN)/ruff check mnist_exp hydra_plugins tests
