@@ -40,7 +40,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
-from mnist_exp.sweeps import launching, resuming
+from mnist_exp.sweeps import jobs, launching, resuming
 from mnist_exp.sweeps import study as studies
 
 from .space import grid, search_space
@@ -159,8 +159,10 @@ class OptunaSweeper(Sweeper):
         for job in planned:
             resuming.check_job_unchanged(job.config, job.dir, job.num, self.sweep_dir)
         metric = OmegaConf.select(self.config, "optimized_metric")
-        launched = launching.launch(self.launcher, planned, self.retries, metric)
-        returns = [launched[job.num] for job in planned]
+        # A job that finished before the sweep stopped (its trial not told yet) is read back.
+        todo = [job for job in planned if not jobs.finished(job.dir)]
+        launched = launching.launch(self.launcher, todo, self.retries, metric)
+        returns = [launched.get(job.num) or launching.stored_return(job, metric) for job in planned]
         failures = 0
         for i, trial in enumerate(trials):
             group = returns[i * self.repeats : (i + 1) * self.repeats]
