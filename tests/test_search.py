@@ -354,6 +354,7 @@ def test_seed_groups_need_two_seeds_of_one_configuration():
         (["hydra.sweeper.repeats=2", "training.seed=choice(1,2)"], "sets training.seed"),
         (["hydra.sweeper.repeats=0"], "repeats=0: at least 1"),
         (["hydra.sweeper.n_jobs=0"], "n_jobs=0: at least 1"),  # would ask for trials forever
+        (["hydra.sweeper.retries=-1"], "retries=-1: 0 or more"),
         (["hydra.sweeper.direction=[maximize,minimize]"], "one direction per optimized_metric"),
         (["hydra.sweeper.direction=up"], "direction=up: maximize or minimize"),
         (["hydra.sweeper.sampler._target_=os.system"], "'os.system' is not allowed"),

@@ -168,6 +168,15 @@ def test_the_first_difference_of_two_configs_is_named():
     assert resuming.first_difference({}, {"x": 1}) == "x is new (1)"
 
 
+def test_a_negative_retry_count_is_refused_before_any_job(tmp_path):
+    sweep_dir = tmp_path / "refused"
+    result = run_cli(
+        tmp_path, "-m", *SMALL, "hydra.sweeper.retries=-1", f"hydra.sweep.dir={sweep_dir}"
+    )
+    refused(result, "hydra.sweeper.retries=-1: 0 or more")
+    assert not any(sweep_dir.glob("*/metrics.json"))
+
+
 # --- the resumed sweep's command line, from a multirun.yaml made by hand -------------
 
 
@@ -392,8 +401,9 @@ def kill_a_job_mid_epoch(tmp_path: Path, sweep_dir: Path, *args: str) -> tuple[i
             "hydra.launcher.local.num_cpus=2",
             "hydra.launcher.local.temp_dir=ray",
         ],
+        ["hydra/launcher=submitit_local"],
     ],
-    ids=["joblib", "ray"],
+    ids=["joblib", "ray", "submitit_local"],
 )
 def test_a_job_killed_in_a_parallel_sweep_is_retried_and_every_job_completes(tmp_path, launcher):
     sweep_dir = tmp_path / "parallel"

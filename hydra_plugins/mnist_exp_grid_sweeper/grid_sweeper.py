@@ -17,6 +17,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import jobs, launching, resuming
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class GridSweeper(BasicSweeper):
         self.retries = retries
 
     def sweep(self, arguments: list[str]) -> list:
+        if self.retries < 0:
+            raise ConfigError(f"hydra.sweeper.retries={self.retries}: 0 or more")
         loader = self.hydra_context.config_loader
         sweep_dir = Path(self.config.hydra.sweep.dir)
         arguments, resume = resuming.take_resume(arguments)

@@ -197,6 +197,8 @@ class OptunaSweeper(Sweeper):
         for key in ("repeats", "n_jobs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"hydra.sweeper.{key}={getattr(self, key)}: at least 1")
+        if self.retries < 0:
+            raise ConfigError(f"hydra.sweeper.retries={self.retries}: 0 or more")
         seeded = "training.seed" in space or any(f.startswith("training.seed=") for f in fixed)
         if self.repeats > 1 and seeded:
             raise ConfigError("hydra.sweeper.repeats sets training.seed; do not sweep or fix it")
