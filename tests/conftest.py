@@ -1,12 +1,17 @@
-"""Shared fixtures: one smoke run, and the full MNIST file when it is present."""
+"""Shared fixtures: one smoke run, the full MNIST file when it is present, and configs
+composed as the CLI composes them."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import hydra
 import pytest
 
+from mnist_exp.app.schemas import register
+from mnist_exp.config.schema import Config
+from mnist_exp.config.settings import to_settings
 from tests.helpers import SHARED_MNIST, run_cli
 
 
@@ -34,3 +39,29 @@ def shared_mnist() -> Path:
     if not SHARED_MNIST.is_file():
         pytest.skip(f"full MNIST not found at {SHARED_MNIST}")
     return SHARED_MNIST
+
+
+@pytest.fixture(scope="module")
+def compose():
+    """compose(*overrides) -> the composed DictConfig, as the CLI would see it."""
+    register()
+    with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+        cache: dict[tuple[str, ...], object] = {}
+
+        def _compose(*overrides: str):
+            # Hydra takes ~0.2 s a compose; the tests only read what it returns.
+            if overrides not in cache:
+                cache[overrides] = hydra.compose(config_name="config", overrides=list(overrides))
+            return cache[overrides]
+
+        yield _compose
+
+
+@pytest.fixture(scope="module")
+def settings(compose):
+    """settings(*overrides) -> the Config dataclass that to_settings makes."""
+
+    def _settings(*overrides: str) -> Config:
+        return to_settings(compose(*overrides))
+
+    return _settings

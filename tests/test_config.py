@@ -17,7 +17,6 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from mnist_exp.app.schemas import register
 from mnist_exp.config import help as help_text
 from mnist_exp.config.optimizers import AdamConfig, OptimizerConfig, RMSpropConfig, SGDConfig
 from mnist_exp.config.schema import (
@@ -33,32 +32,6 @@ from mnist_exp.models.cnn import CNNConfig
 from mnist_exp.models.mlp import MLPConfig as ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def compose():
-    """compose(*overrides) -> the composed DictConfig, as the CLI would see it."""
-    register()
-    with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
-        cache: dict[tuple[str, ...], object] = {}
-
-        def _compose(*overrides: str):
-            # Hydra takes ~0.2 s a compose; the tests only read what it returns.
-            if overrides not in cache:
-                cache[overrides] = hydra.compose(config_name="config", overrides=list(overrides))
-            return cache[overrides]
-
-        yield _compose
-
-
-@pytest.fixture(scope="module")
-def settings(compose):
-    """settings(*overrides) -> the Config dataclass that to_settings makes."""
-
-    def _settings(*overrides: str) -> Config:
-        return to_settings(compose(*overrides))
-
-    return _settings
 
 
 # --- the defaults: the tutorial's run -------------------------------------------------------

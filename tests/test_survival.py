@@ -177,6 +177,29 @@ def test_a_negative_retry_count_is_refused_before_any_job(tmp_path):
     assert not any(sweep_dir.glob("*/metrics.json"))
 
 
+def test_jobs_share_traced_steps_only_when_network_and_optimizer_match(settings):
+    from mnist_exp.models.catalog import build_model
+    from mnist_exp.training import reuse
+
+    base = settings("data=mnist_5k")
+    model = build_model(base.model, (28, 28), 10)
+
+    def key(*overrides: str, rate=1e-3):
+        return reuse.key_of(settings("data=mnist_5k", *overrides), model, rate, False, 100)
+
+    per_job = ("training.seed=7", "training.epochs=9", "optimizer.learning_rate=0.01")
+    assert key() is not None and key(*per_job) == key()
+    for other in (
+        "model.units=[64]",
+        "model.dropout=0.2",
+        "optimizer=adam",
+        "training.batch_size=64",
+    ):
+        assert key(other) != key(), other
+    assert key("training.loop=keras") is None
+    assert key(rate=object()) is None  # a schedule: baked into the traced step
+
+
 # --- the resumed sweep's command line, from a multirun.yaml made by hand -------------
 
 
@@ -417,17 +440,27 @@ def test_a_job_killed_in_a_parallel_sweep_is_retried_and_every_job_completes(tmp
 
 @pytest.mark.slow
 def test_jobs_run_one_after_another_in_a_sweep_give_what_they_give_alone(tmp_path):
-    """What a sweep's process keeps between jobs (the loaded data, Keras) changes no result."""
+    """What a sweep's process keeps between jobs (the loaded data, Keras, the steps
+    traced for the same network and optimizer) changes no result."""
     deterministic = [*THREE_EPOCHS, "training.deterministic=true", "model=two_hidden"]
     sweep_dir = tmp_path / "sweep"
-    ok(run_cli(tmp_path, "-m", *deterministic, "model.units=16,24", f"hydra.sweep.dir={sweep_dir}"))
-    for num, units in enumerate((16, 24)):
-        alone = tmp_path / f"alone-{units}"
-        ok(run_cli(tmp_path, *deterministic, f"model.units={units}", f"hydra.run.dir={alone}"))
+    grid = ["model.units=16,24", "optimizer.learning_rate=0.001,0.003"]
+    ok(run_cli(tmp_path, "-m", *deterministic, *grid, f"hydra.sweep.dir={sweep_dir}"))
+    reused = [
+        "reusing the steps traced" in (sweep_dir / str(num) / "mnist-exp.log").read_text()
+        for num in range(4)
+    ]
+    assert reused == [False, True, False, True]  # (16, 0.001) (16, 0.003) (24, ...) ...
+    for num, (units, rate) in {1: (16, 0.003), 2: (24, 0.001)}.items():
+        alone = tmp_path / f"alone-{num}"
+        job = [f"model.units={units}", f"optimizer.learning_rate={rate}"]
+        ok(run_cli(tmp_path, *deterministic, *job, f"hydra.run.dir={alone}"))
         in_sweep = metrics_of(sweep_dir / str(num))
         for key in ("val/accuracy", "val/loss", "test/accuracy", "test/loss", "train/loss"):
-            assert in_sweep[key] == metrics_of(alone)[key], (units, key)
-        assert (sweep_dir / str(num) / "history.csv").read_text().splitlines()[1:] != []
-        assert (sweep_dir / str(num) / "predictions.csv").read_bytes() == (
-            alone / "predictions.csv"
-        ).read_bytes()
+            assert in_sweep[key] == metrics_of(alone)[key], (num, key)
+        for name in ("history.csv", "predictions.csv"):
+            ours = (sweep_dir / str(num) / name).read_text().splitlines()
+            theirs = (alone / name).read_text().splitlines()
+            if name == "history.csv":  # its last column is the epoch's seconds
+                ours, theirs = ([row.rsplit(",", 1)[0] for row in t] for t in (ours, theirs))
+            assert ours == theirs, (num, name)

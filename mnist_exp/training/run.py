@@ -31,7 +31,7 @@ from mnist_exp.models.files import check_reload, load_model, save_model
 from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
-from mnist_exp.training import devices, threads
+from mnist_exp.training import devices, reuse, threads
 from mnist_exp.training.callbacks import checkpoint, pruning, trackers
 from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
 from mnist_exp.training.callbacks.guards import StopOnNaN, StopOnSignal
@@ -139,15 +139,23 @@ def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot
     )
     with placement.strategy.scope():
         steps_per_epoch = math.ceil(len(dataset.y_train) / cfg.training.batch_size)
+        train_steps = steps_per_epoch * cfg.training.epochs
         if state is None:
             model = build_model(cfg.model, dataset.image_shape, dataset.n_classes)
             rate = cfg.schedule.build(learning_rate, steps_per_epoch, cfg.training.epochs)
+            reused = reuse.take(cfg, model, rate, one_hot, train_steps)
+            if reused is not None:  # the job before's traced steps, with this job's state
+                model, loop = reused
+                return Built(model, loop, placement, learning_rate, state)
             compile_model(model, cfg.optimizer, cfg.loss, rate, one_hot)
-        else:  # its optimizer, schedule and step count come with it
-            model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
-            checkpoint.restore_rng_states(model, state.arrays.get(checkpoint.RNG, []))
-            console.print(f"resuming {run_dir} after epoch {state.epoch} of {cfg.training.epochs}")
-        loop = make_loop(model, cfg.training, steps_per_epoch * cfg.training.epochs)
+            loop = make_loop(model, cfg.training, train_steps)
+            reuse.keep(cfg, model, loop, rate, one_hot, train_steps)
+            return Built(model, loop, placement, learning_rate, state)
+        # its optimizer, schedule and step count come with it
+        model = load_model(run_dir / checkpoint.FOLDER / state.model_file)
+        checkpoint.restore_rng_states(model, state.arrays.get(checkpoint.RNG, []))
+        console.print(f"resuming {run_dir} after epoch {state.epoch} of {cfg.training.epochs}")
+        loop = make_loop(model, cfg.training, train_steps)
     return Built(model, loop, placement, learning_rate, state)
 
 
