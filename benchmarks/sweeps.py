@@ -4,6 +4,7 @@ killed job costs, measured side by side with mnist-exp as it was at another comm
 - grid: `make sweep`'s command (8 jobs of +experiment=tutorial_sweep on the bundled
   digits, 3 epochs, one process): its wall time, the sum of its jobs' fits
   (metrics.json train/seconds), and the rest, the overhead a sweep adds.
+- repeats: 4 seeds of one network in one process (jobs that share traced steps).
 - joblib: 4 jobs on 2 joblib workers (data=mnist_5k, 4 epochs, units 64..512): wall.
 - kill: the joblib sweep with one worker process killed with SIGKILL once a job is
   past its first checkpoint: how many jobs complete, and the wall time beside the
@@ -35,7 +36,11 @@ from benchmarks.run import RESULTS, ROOT, child_env, tree_at
 GRID = ["+experiment=tutorial_sweep", "training.epochs=3", "training.batch_size=128"]
 JOBLIB = ["data=mnist_5k", "training.progress=false", "training.epochs=4"]
 JOBLIB += ["model.units=64,128,256,512", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-SCENARIOS = ("grid", "joblib", "kill")
+# 4 seeds of one network: jobs that can share their traced steps (training/reuse.py)
+REPEATS = ["data=mnist_5k", "training.progress=false", "training.epochs=3"]
+REPEATS += ["model=two_hidden", "training.seed=1,2,3,4"]
+SCENARIOS = ("grid", "repeats", "joblib", "kill")
+ARGS = {"grid": GRID, "repeats": REPEATS, "joblib": JOBLIB, "kill": JOBLIB}
 
 
 def sweep(args: list[str], sweep_dir: Path, tree: Path | None, kill: bool = False) -> dict:
@@ -122,8 +127,7 @@ def main() -> None:
             for scenario in chosen:
                 for name, tree in systems.items():
                     out = work / f"{scenario}-{name}-{r}"
-                    args = GRID if scenario == "grid" else JOBLIB
-                    measured = sweep(args, out, tree, kill=scenario == "kill")
+                    measured = sweep(ARGS[scenario], out, tree, kill=scenario == "kill")
                     results[scenario][name].append(measured)
                     print(scenario, name, r, {k: round(v, 2) for k, v in _numbers(measured)})
     described = machine.describe(with_torch=False)
@@ -152,11 +156,17 @@ def markdown(report: dict) -> str:
         f"{report['rounds']} rounds, systems taking turns. `python -m benchmarks.sweeps`.",
         "",
     ]
-    if "grid" in results:
-        lines += ["## `make sweep` (8 jobs, one process)", ""]
+    titles = {
+        "grid": "`make sweep` (8 jobs, one process)",
+        "repeats": "4 seeds of `model=two_hidden` (one process: jobs that share traced steps)",
+    }
+    for scenario in ("grid", "repeats"):
+        if scenario not in results:
+            continue
+        lines += [f"## {titles[scenario]}", ""]
         lines += ["| mnist-exp | wall s | sum of fits s | beyond the fits s | sum of job walls s |"]
         lines += ["| --- | ---: | ---: | ---: | ---: |"]
-        for name, runs in results["grid"].items():
+        for name, runs in results[scenario].items():
             wall, fit = median(runs, "wall_seconds"), median(runs, "fit_seconds")
             beyond = statistics.median(r["wall_seconds"] - r["fit_seconds"] for r in runs)
             lines.append(
