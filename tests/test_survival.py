@@ -200,6 +200,20 @@ def test_jobs_share_traced_steps_only_when_network_and_optimizer_match(settings)
     assert key(rate=object()) is None  # a schedule: baked into the traced step
 
 
+def test_a_job_config_that_changed_is_named_and_progress_or_resume_are_not(tmp_path):
+    from omegaconf import OmegaConf
+
+    saved = {"model": {"units": [16]}, "training": {"progress": True}, "resume": None}
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)
+    (tmp_path / "0" / ".hydra" / "config.yaml").write_text(yaml.safe_dump(saved))
+    now = {"model": {"units": [16]}, "training": {"progress": False}, "resume": "x"}
+    now["hydra"] = {"job": {"num": 0}}
+    resuming.check_job_unchanged(OmegaConf.create(now), tmp_path / "0", 0, tmp_path)
+    now["model"]["units"] = [24]
+    with pytest.raises(ConfigError, match=r"job 0's model.units is \[24\], it was \[16\]"):
+        resuming.check_job_unchanged(OmegaConf.create(now), tmp_path / "0", 0, tmp_path)
+
+
 # --- the resumed sweep's command line, from a multirun.yaml made by hand -------------
 
 

@@ -86,8 +86,12 @@ def check_job_unchanged(job_cfg: DictConfig, job_dir: Path, num: int, sweep_dir:
         del task["hydra"]
     now = _plain(task)
     for tree in (was, now):
-        tree.pop("resume", None)
-        (tree.get("training") or {}).pop("progress", None)
+        for key in FREE_KEYS:
+            *parents, last = key.split(".")
+            node = tree
+            for part in parents:
+                node = node.get(part) or {}
+            node.pop(last, None)
     difference = first_difference(was, now)
     if difference:
         raise ConfigError(f"resume={sweep_dir}: job {num}'s {difference}; {_KEEP}")
