@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import jobs, launching, resuming
+from mnist_exp.sweeps.progress import SweepProgress
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class GridSweeper(BasicSweeper):
         else:
             OmegaConf.save(self.config, sweep_dir / resuming.MULTIRUN)
         metric = OmegaConf.select(self.config, "optimized_metric")
+        progress = SweepProgress(sweep_dir, sum(len(b) for b in self.overrides), metric)
         returns, first = [], 0
         while not self.is_done():
             batch = launching.plan(loader, self.config, self.get_job_batch(), first)
@@ -60,7 +62,7 @@ class GridSweeper(BasicSweeper):
                     len(batch) - len(todo),
                     len(todo),
                 )
-            launched = launching.launch(self.launcher, todo, self.retries, metric)
+            launched = launching.launch(self.launcher, todo, self.retries, metric, progress)
             returns.append(
                 [launched.get(job.num) or launching.stored_return(job, metric) for job in batch]
             )

@@ -42,6 +42,7 @@ from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
 from mnist_exp.sweeps import jobs, launching, resuming
 from mnist_exp.sweeps import study as studies
+from mnist_exp.sweeps.progress import SweepProgress
 
 from .space import grid, search_space
 
@@ -130,6 +131,9 @@ class OptunaSweeper(Sweeper):
             max(to_go, 0) + len(running),
             self.n_trials,
         )
+        trials = finished + len(running) + max(to_go, 0)
+        metric = OmegaConf.select(self.config, "optimized_metric")
+        self.progress = SweepProgress(self.sweep_dir, trials * self.repeats, metric)
         if running:
             log.info(
                 "retrying the %d trials that were running when the sweep stopped: %s",
@@ -161,7 +165,7 @@ class OptunaSweeper(Sweeper):
         metric = OmegaConf.select(self.config, "optimized_metric")
         # A job that finished before the sweep stopped (its trial not told yet) is read back.
         todo = [job for job in planned if not jobs.finished(job.dir)]
-        launched = launching.launch(self.launcher, todo, self.retries, metric)
+        launched = launching.launch(self.launcher, todo, self.retries, metric, self.progress)
         returns = [launched.get(job.num) or launching.stored_return(job, metric) for job in planned]
         failures = 0
         for i, trial in enumerate(trials):

@@ -19,6 +19,7 @@ worker every time (out of memory) ends as killed, and the others complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mnist_exp.errors import first_line
 from mnist_exp.results import files
 from mnist_exp.sweeps import jobs
+from mnist_exp.sweeps.progress import SweepProgress
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +97,13 @@ def runs(nums: Sequence[int]) -> list[list[int]]:
     return grouped
 
 
-def launch(launcher, todo: Sequence[Job], retries: int, metric: Any) -> dict[int, JobReturn]:
+def launch(
+    launcher, todo: Sequence[Job], retries: int, metric: Any, progress: SweepProgress | None = None
+) -> dict[int, JobReturn]:
     """Launch `todo`, and again each job whose process died, until every one has
     ended; returns each job's JobReturn by number. `metric` is optimized_metric,
-    the value a job reports (for jobs whose launcher lost their JobReturn)."""
+    the value a job reports (for jobs whose launcher lost their JobReturn);
+    `progress` shows the sweep's line as jobs start and end."""
     pending = {job.num: job for job in todo}
     results: dict[int, JobReturn] = {}
     while pending:
@@ -106,7 +111,9 @@ def launch(launcher, todo: Sequence[Job], retries: int, metric: Any) -> dict[int
         groups = [[n] for n in alone] + runs([n for n in pending if n not in alone])
         for group in sorted(groups):
             batch = [pending[n] for n in group]
-            returns = _launch(launcher, batch)
+            returns = _launch(launcher, batch, progress)
+            if progress is not None:
+                progress.show()
             lost = [job for job in batch if jobs.lost(job.dir)]
             for i, job in enumerate(batch):
                 if job in lost:
@@ -143,7 +150,9 @@ def launch(launcher, todo: Sequence[Job], retries: int, metric: Any) -> dict[int
     return results
 
 
-def _launch(launcher, batch: Sequence[Job]) -> Sequence[JobReturn] | None:
+def _launch(
+    launcher, batch: Sequence[Job], progress: SweepProgress | None
+) -> Sequence[JobReturn] | None:
     """The batch's JobReturns; None when the launcher raised because job processes died
     (joblib's pool going down), which the caller reads from the jobs' directories."""
     overrides = [launch_overrides(job) for job in batch]
@@ -152,8 +161,9 @@ def _launch(launcher, batch: Sequence[Job]) -> Sequence[JobReturn] | None:
             job.config is not None and job.overrides == again
             for job, again in zip(batch, overrides, strict=True)
         ):
-            return run_here(launcher, batch)
-        return launcher.launch(overrides, batch[0].num)
+            return run_here(launcher, batch, progress)
+        with progress.watching() if progress is not None else contextlib.nullcontext():
+            return launcher.launch(overrides, batch[0].num)
     except Exception as exc:
         if not any(jobs.lost(job.dir) for job in batch):
             raise
@@ -161,7 +171,9 @@ def _launch(launcher, batch: Sequence[Job]) -> Sequence[JobReturn] | None:
         return None
 
 
-def run_here(launcher: BasicLauncher, batch: Sequence[Job]) -> list[JobReturn]:
+def run_here(
+    launcher: BasicLauncher, batch: Sequence[Job], progress: SweepProgress | None = None
+) -> list[JobReturn]:
     """The jobs one after another in this process, as Hydra's basic launcher runs them,
     with the configs composed for them already (composing a job takes a good part of
     its overhead on small data)."""
@@ -171,6 +183,8 @@ def run_here(launcher: BasicLauncher, batch: Sequence[Job]) -> list[JobReturn]:
     log.info("Launching %d jobs locally", len(batch))
     returns = []
     for job in batch:
+        if progress is not None:
+            progress.show()  # above the job's own output
         log.info("\t#%d : %s", job.num, " ".join(filter_overrides(job.overrides)))
         with open_dict(job.config):
             job.config.hydra.job.id = job.num
