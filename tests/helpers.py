@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +99,70 @@ def start_and_signal(
     code = process.wait(timeout=120)
     process.stderr.close()
     return run_dir, code
+
+
+class Page(HTMLParser):
+    """What a test reads of an HTML page: element ids, links (every href and src),
+    scripts by id, svg elements, and the body rows of each table by the table's id
+    (each row: its data-row attribute and its cells' text)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.scripts: dict[str, str] = {}
+        self.rows: dict[str, list[tuple[str | None, list[str]]]] = {}
+        self.svgs = 0
+        self._table = self._script = self._cells = None
+        self._in_body = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        self.links += [attrs[k] for k in ("href", "src") if attrs.get(k)]
+        self.svgs += tag == "svg"
+        if tag == "table":
+            self._table = attrs.get("id")
+            self.rows[self._table] = []
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self._cells = []
+            self.rows[self._table].append((attrs.get("data-row"), self._cells))
+        elif tag == "td" and self._cells is not None:
+            self._cells.append("")
+        elif tag == "script":
+            self._script = attrs.get("id", "")
+            self.scripts[self._script] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "tr":
+            self._cells = None
+        elif tag == "script":
+            self._script = None
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self.scripts[self._script] += data
+        elif self._cells:
+            self._cells[-1] += data
+
+
+def chromium() -> str | None:
+    """Debian's chromium (or another Chrome) on PATH, for the browser test."""
+    import shutil
+
+    return next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+    )
+
+
+def headless(browser: str, profile: Path, *args: str, timeout: float = 120):
+    """Run the browser headless (no sandbox: CI runs as root), its console on stderr."""
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    command += ["--enable-logging=stderr", "--v=0", f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)

@@ -25,6 +25,7 @@ from hydra_plugins.mnist_exp_optuna_sweeper.space import grid, search_space
 from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import repeats, study
 from mnist_exp.sweeps.summary import Summary, pareto_front
+from tests.helpers import Page
 from tests.test_sweeps import metrics_of, read_summary, sweep
 
 SEARCH = ["+hparams_search=optuna", "model.units=choice(16,32)"]
@@ -42,6 +43,22 @@ HOPELESS = [
     "optimizer.learning_rate=tag(log,interval(1e-7,1e-1))",
 ]
 MEDIAN = ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3"]
+
+
+def dashboard_get(storage: Path, path: str) -> dict:
+    """A GET of optuna-dashboard's JSON API on `storage`, through its WSGI app."""
+    from wsgiref.util import setup_testing_defaults
+
+    from optuna_dashboard import wsgi
+    from optuna_dashboard._cli import get_storage  # how its command line reads STORAGE
+
+    environ = {"PATH_INFO": path}
+    setup_testing_defaults(environ)
+    status = []
+    app = wsgi(get_storage(str(storage)))
+    body = b"".join(app(environ, lambda code, headers, exc=None: status.append(code)))
+    assert status == ["200 OK"], body[:300]
+    return json.loads(body)
 
 
 def ok(result) -> None:
@@ -123,6 +140,17 @@ def test_a_median_pruner_stops_hopeless_trials_and_keeps_the_best(tmp_path):
     ranks = pruned.set_index("status")["rank"]
     assert ranks.loc[["pruned"]].min() > ranks.loc[["completed"]].max()
     assert "## Pruned" in (pruned_dir / "summary.md").read_text()
+    # the page ranks the trials and shows Optuna's importance of the one searched parameter
+    html = Page((pruned_dir / "report.html").read_text())
+    assert len(html.rows["jobs"]) == 8 and "importances" in html.ids
+    assert "importances-param-optimizer.learning_rate" in html.ids  # its bar
+    # optuna-dashboard opens the study's journal file as `optuna-dashboard PATH` does
+    studies = dashboard_get(pruned_dir / study.STORAGE_FILE, "/api/studies")["study_summaries"]
+    assert [s["study_name"] for s in studies] == ["mnist-exp"]
+    trials = dashboard_get(pruned_dir / study.STORAGE_FILE, "/api/studies/0")["trials"]
+    assert sorted(t["state"] for t in trials) == sorted(
+        "Pruned" if s == TrialState.PRUNED else "Complete" for s in states.values()
+    )
 
 
 @pytest.mark.slow

@@ -24,10 +24,11 @@ import yaml
 from PIL import Image
 
 from mnist_exp.app import report
-from mnist_exp.sweeps import summary
+from mnist_exp.sweeps import page, summary
 from mnist_exp.sweeps.jobs import KILLED, mark_lost_jobs
+from mnist_exp.sweeps.tables import display_columns
 from mnist_exp.training import threads as runtime
-from tests.helpers import cli_env, run_cli
+from tests.helpers import Page, chromium, cli_env, headless, run_cli
 from tests.test_cli import CONTRACT
 
 # Small and fast: 450 training digits, one epoch.
@@ -104,6 +105,84 @@ def test_grid_sweep_writes_every_job_and_a_summary_of_their_metrics(grid_sweep):
     # and the console shows the ranked table
     assert "ranked by val/accuracy (maximize)" in result.stdout
     assert "two_hidden" in result.stdout.split("ranked by")[-1]
+
+
+@pytest.mark.slow
+def test_a_sweep_shows_its_progress_as_one_line_before_each_job(grid_sweep):
+    sweep_dir, result = grid_sweep
+    lines = [line for line in result.stdout.splitlines() if line.startswith("sweep: ")]
+    assert [line.split(" jobs done")[0] for line in lines] == [f"sweep: {n} of 4" for n in range(5)]
+    assert "best val/accuracy" not in lines[0] and "to go" not in lines[-1]
+    assert all("(0 failed, 0 pruned)" in line and "elapsed" in line for line in lines)
+    assert all("best val/accuracy" in line and "to go" in line for line in lines[1:-1])
+    assert "\x1b[" not in result.stdout  # not a terminal: plain text
+    # each line comes before its job's own output, and names the best job so far
+    table = read_summary(sweep_dir).set_index("job")
+    best = table["val/accuracy"].idxmax()
+    assert f"best val/accuracy {table.loc[best, 'val/accuracy']:.4f} (job" in lines[-1]
+    assert result.stdout.index(lines[1]) < result.stdout.index(str(sweep_dir / "1"))
+
+
+@pytest.mark.slow
+def test_a_sweep_writes_a_page_that_holds_every_job_and_names_nothing_outside(grid_sweep):
+    sweep_dir, result = grid_sweep
+    text = (sweep_dir / "report.html").read_text()
+    html = Page(text)
+    table = read_summary(sweep_dir).set_index("job")
+    rows = html.rows["jobs"]
+    assert len(rows) == 4
+    ranked = table.sort_values("val/accuracy", ascending=False, kind="stable")
+    assert [int(cells[1]) for _, cells in rows] == list(ranked.index)  # ranked, best first
+    data = json.loads(html.scripts["sweep-data"])
+    assert [job["job"] for job in data["jobs"]] == ["0", "1", "2", "3"]
+    for job in data["jobs"]:
+        assert job["objective"] == pytest.approx(table.loc[int(job["job"]), "val/accuracy"])
+        assert job["params"]["model"] == table.loc[int(job["job"]), "model"]
+        for chart in ("objective", "parallel", "curves"):  # every job is drawn in each
+            assert f"{chart}-job-{job['row']}" in html.ids, (chart, job)
+    assert html.svgs == 3
+    # nothing outside the page: no URL at all; links lead to the sweep's own files
+    assert "http:" not in text and "https:" not in text and "//" not in "".join(html.links)
+    for link in html.links:
+        assert link.startswith("#") or (sweep_dir / link).exists(), link
+    assert len(text) < 150_000
+
+
+BROWSER = chromium()
+NO_BROWSER = "no chromium on PATH: apt-get install chromium (make test installs it where it can)"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BROWSER is None, reason=NO_BROWSER)
+def test_the_sweep_page_renders_and_sorts_in_a_headless_browser(grid_sweep, tmp_path):
+    sweep_dir, _ = grid_sweep
+    shutil.copytree(sweep_dir, tmp_path / "sweep", ignore=shutil.ignore_patterns("*.keras"))
+    source = tmp_path / "sweep" / "report.html"
+    profile = tmp_path / "profile"
+    dumped = headless(BROWSER, profile, "--dump-dom", source.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    assert "Uncaught" not in dumped.stderr and "data-errors" not in dumped.stdout
+    rendered = Page(dumped.stdout)
+    assert len(rendered.rows["jobs"]) == 4 and rendered.svgs == 3
+    assert 'data-ready="yes"' in dumped.stdout and 'data-jobs="4"' in dumped.stdout
+
+    # a click on a heading sorts the table, in the browser, by that column
+    heading = display_columns(summary.build(sweep_dir)).index("job")
+    clicked = tmp_path / "sweep" / "clicked.html"
+    clicks = f'<script>document.querySelectorAll("#jobs th")[{heading}].click();</script></body>'
+    clicked.write_text(source.read_text().replace("</body>", clicks))
+    sorted_dom = headless(BROWSER, profile, "--dump-dom", clicked.as_uri())
+    order = [int(cells[heading]) for _, cells in Page(sorted_dom.stdout).rows["jobs"]]
+    assert order == [0, 1, 2, 3], sorted_dom.stderr[-2000:]
+
+    shot = tmp_path / "report.png"
+    size = "--window-size=1280,1400"
+    taken = headless(BROWSER, profile, f"--screenshot={shot}", size, source.as_uri())
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    with Image.open(shot) as image:
+        assert image.size == (1280, 1400)
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert len(colours) > 50  # charts and text, not a blank page
 
 
 @pytest.mark.slow
@@ -276,6 +355,53 @@ def test_summary_says_which_jobs_early_stopping_ended(tmp_path):
     assert by_job.loc[0, "stopped_epoch"] == 4 and pd.isna(by_job.loc[1, "stopped_epoch"])
     rows = {row["job"]: row for row in markdown_rows(tmp_path)}
     assert (rows["0"]["stopped_epoch"], rows["1"]["stopped_epoch"]) == ("4", "")
+
+
+def test_the_page_shows_why_jobs_did_not_complete_and_groups_seed_repeats(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    for num, (units, seed) in enumerate([(16, 1), (16, 2), (32, 1), (32, 2)]):
+        given = [f"model.units={units}", f"training.seed={seed}"]
+        make_job(sweep_dir, num, given, done(0.5 - units / 100, 0.8 + units / 1000 + seed / 100))
+        history = pd.DataFrame({"epoch": [1, 2], "val/accuracy": [0.5, 0.8], "val/loss": [1, 0.5]})
+        history.to_csv(sweep_dir / str(num) / "history.csv", index=False)
+    failed = {"status": "failed", "reason": "nan_loss", "message": "loss <b>NaN</b> at epoch 2"}
+    make_job(sweep_dir, 4, ["model.units=64", "training.seed=1"], failed)
+    pruned = {**done(0.9, 0.4), "status": "pruned", "stopped_epoch": 1}
+    make_job(sweep_dir, 5, ["model.units=64", "training.seed=2"], pruned)
+    make_job(sweep_dir, 6, ["model.units=8", "training.seed=1"], None)  # still starting
+
+    written = summary.write(summary.build(sweep_dir))
+    assert sweep_dir / page.REPORT_HTML in written
+    text = (sweep_dir / page.REPORT_HTML).read_text()
+    html = Page(text)
+    rows = {cells[1]: cells for _, cells in html.rows["jobs"]}
+    assert list(rows) == ["3", "2", "1", "0", "5", "4", "6"]  # ranked; pruned; the rest
+    assert rows["4"][-1] == "loss <b>NaN</b> at epoch 2" and "nan_loss" in rows["4"]
+    assert "<b>NaN</b>" not in text  # a job's text is shown, never run as markup
+    assert "pruned" in rows["5"] and "incomplete" in rows["6"]
+    # seed repeats as mean ± std, best configuration first
+    repeats = html.rows["repeats"]
+    assert [cells[1] for _, cells in repeats] == ["32", "16"]
+    assert "0.8470 ± 0.0071" in repeats[0][1]  # (0.842 + 0.852) / 2, and their std
+    # the best job links to its folder; the failed and waiting ones are drawn as crosses
+    assert "3/" in html.links
+    assert {f"objective-job-{i}" for i in range(7)} <= html.ids
+    assert {f"curves-job-{i}" for i in range(4)} <= html.ids  # the 4 with a history
+    assert "importances" not in html.ids  # not an Optuna sweep
+
+
+def test_page_charts_are_svg_with_their_own_ids_and_a_tooltip_per_job():
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    (line,) = figure.add_subplot().plot([0, 1], [1, 2])
+    line.set_gid("job-7")
+    text = page.svg(figure, "demo", {"7": "job 7: val/accuracy 0.9"})
+    assert text.startswith("<svg") and "xmlns" not in text and "<?xml" not in text
+    ids = [i for i in text.split('id="')[1:]]
+    assert ids and all(i.startswith("demo-") for i in ids)
+    assert '<g id="demo-job-7"><title>job 7: val/accuracy 0.9</title>' in text
+    assert "url(#demo-" in text  # clip paths follow their renamed ids
 
 
 def test_summary_of_an_empty_folder_is_empty_and_report_says_so(tmp_path):

@@ -94,6 +94,18 @@ def read_json_or_empty(path: Path) -> dict:
     return content if isinstance(content, dict) else {}
 
 
+def read_yaml_or_empty(path: Path, kind: type = dict):
+    """A YAML file's content, or an empty `kind` when it is missing, half-written or
+    not a `kind`."""
+    import yaml
+
+    try:
+        content = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return kind()
+    return content if isinstance(content, kind) else kind()
+
+
 def _jsonable(value: Any) -> Any:
     """NaN and infinity become null: JSON has no spelling for them."""
     if isinstance(value, dict):

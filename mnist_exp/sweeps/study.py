@@ -14,6 +14,7 @@ postgresql://..., redis://...) or a journal file's path.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ STORAGE_FILE = "optuna.journal"  # the default storage, in the sweep directory
 TRIAL_ENV = "MNIST_EXP_OPTUNA_TRIAL"  # a job's trial id, set by the sweeper through env_set
 SAMPLERS = ("optuna.samplers",)
 PRUNERS = ("optuna.pruners",)
+
+log = logging.getLogger(__name__)
 
 
 def storage(spec: Any, sweep_dir: str | Path):
@@ -100,3 +103,27 @@ def job_trial(hydra_cfg: Any):
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         raise ConfigError(f"{TRIAL_ENV}={key}: the trial's study cannot be read ({exc})") from exc
     return optuna.trial.Trial(study, trial_id)
+
+
+def importances(sweep_dir: Path, record: dict) -> dict[str, float] | None:
+    """Optuna's parameter importances (its default evaluator) for the first objective of
+    the study an Optuna sweep in `sweep_dir` kept; `record` is its multirun.yaml. None
+    for other sweeps, and where Optuna cannot tell (fewer than two finished trials,
+    nothing varied, a storage gone)."""
+    sweeper = (record.get("hydra") or {}).get("sweeper") or {}
+    if "optuna" not in str(sweeper.get("_target_", "")):
+        return None
+    spec = sweeper.get("storage")
+    if spec is None and not (Path(sweep_dir) / STORAGE_FILE).is_file():
+        return None  # reading must not create the journal
+    import optuna
+
+    try:
+        kept = storage(spec, sweep_dir)
+        study = optuna.load_study(study_name=sweeper.get("study_name"), storage=kept)
+        first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+        found = optuna.importance.get_param_importances(study, target=first)
+    except Exception as exc:  # the page is drawn without them; say why in the log
+        log.info("no parameter importances for %s: %s", sweep_dir, exc)
+        return None
+    return {name: float(value) for name, value in found.items()} or None

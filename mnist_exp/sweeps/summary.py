@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mnist_exp.results import files
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction, objectives
@@ -94,9 +93,9 @@ def find_jobs(root: Path) -> list[Path]:
 
 def read_job(job_dir: Path, root: Path) -> dict:
     hydra_dir = job_dir / ".hydra"
-    hydra = _read_yaml(hydra_dir / "hydra.yaml", dict).get("hydra") or {}
-    config = _read_yaml(hydra_dir / "config.yaml", dict)
-    overrides = _read_yaml(hydra_dir / "overrides.yaml", list)
+    hydra = files.read_yaml_or_empty(hydra_dir / "hydra.yaml", dict).get("hydra") or {}
+    config = files.read_yaml_or_empty(hydra_dir / "config.yaml", dict)
+    overrides = files.read_yaml_or_empty(hydra_dir / "overrides.yaml", list)
     result = files.read_json_or_empty(job_dir / files.METRICS) or {"status": INCOMPLETE}
     num = (hydra.get("job") or {}).get("num")
     if not isinstance(num, int):
@@ -146,8 +145,10 @@ def pareto_front(table: pd.DataFrame, metrics: list[str]) -> pd.Series:
 
 
 def write(summary: Summary, folder: Path | None = None) -> list[Path]:
-    """summary.csv (by job number), summary.md (ranked) and plots/sweep.png in `folder`."""
+    """summary.csv (by job number), summary.md (ranked), plots/sweep.png and report.html
+    in `folder`."""
     from mnist_exp.results import plots
+    from mnist_exp.sweeps import page
 
     folder = Path(folder or summary.root)
     by_job = summary.table.sort_index()  # the order of the jobs, not of the ranking
@@ -161,6 +162,7 @@ def write(summary: Summary, folder: Path | None = None) -> list[Path]:
             folder / SWEEP_PLOT,
             plots.sweep(summary.table, summary.objective, _numeric(summary.table, summary.swept)),
         ),
+        page.write(summary, folder),
     ]
 
 
@@ -205,15 +207,6 @@ def _names(value) -> tuple[str, ...] | None:
 def _most_common(values: list):
     present = [v for v in values if v is not None]
     return Counter(present).most_common(1)[0][0] if present else None
-
-
-def _read_yaml(path: Path, kind: type):
-    """A YAML file's content, or an empty `kind` when it is missing or half-written."""
-    try:
-        content = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return kind()
-    return content if isinstance(content, kind) else kind()
 
 
 def _job_sort_key(path: Path) -> tuple:
