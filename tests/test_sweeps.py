@@ -390,6 +390,20 @@ def test_the_page_shows_why_jobs_did_not_complete_and_groups_seed_repeats(tmp_pa
     assert "importances" not in html.ids  # not an Optuna sweep
 
 
+def test_the_page_over_an_outputs_folder_holds_every_run_and_sweep_found(tmp_path):
+    outputs = tmp_path / "outputs"
+    for name in ("multirun/a", "multirun/b"):
+        for num in (0, 1):
+            make_job(outputs / name, num, [f"model.units={8 * (num + 1)}"], done(0.5, 0.7 + num))
+    make_job(outputs / "runs", 0, ["model=two_hidden"], done(0.4, 0.75))  # a single run
+    assert report.report([str(outputs)]) == 0
+    html = Page((outputs / page.REPORT_HTML).read_text())
+    paths = sorted(cells[1] for _, cells in html.rows["jobs"])
+    assert paths == ["multirun/a/0", "multirun/a/1", "multirun/b/0", "multirun/b/1", "runs/0"]
+    assert {f"multirun/a/{n}/" for n in (0, 1)} <= set(html.links)  # each links to its folder
+    assert {f"objective-job-{i}" for i in range(5)} <= html.ids
+
+
 def test_page_charts_are_svg_with_their_own_ids_and_a_tooltip_per_job():
     from matplotlib.figure import Figure
 

@@ -39,8 +39,9 @@ def summarize(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(
         prog="mnist-exp-report",
-        description="Rebuild summary.csv, summary.md and plots/sweep.png of a sweep (or of "
-        "every run under an outputs directory) from the jobs' .hydra/ files and metrics.json. "
+        description="Rebuild summary.csv, summary.md, plots/sweep.png and report.html (a page "
+        "that opens offline) of a sweep, or of every run and sweep under an outputs "
+        "directory, from the jobs' .hydra/ files and metrics.json. "
         "Works on sweeps still running or interrupted, and says which jobs "
         "`mnist-exp resume=SWEEP_DIR` would launch again. "
         f"`mnist-exp-report {COMPARE} RUN_A RUN_B [RUN ...]` compares runs instead: the "

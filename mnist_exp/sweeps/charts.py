@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from mnist_exp.results.metrics import direction
+from mnist_exp.results.metrics import direction, format_value
 
 COMPLETED, PRUNED, OTHER = "tab:blue", "tab:olive", "tab:red"
 
@@ -56,12 +56,22 @@ def objective_by_launch(table: pd.DataFrame, objective: str, labels: pd.Series) 
         ax.legend(fontsize=8, loc="lower right")
     else:
         ax.text(0.5, 0.5, "no completed job", ha="center", va="center", transform=ax.transAxes)
-    if len(order) <= 40:
-        ax.set_xticks(x, [str(labels[i]) for i in order.index], fontsize=8)
+    names = [str(labels[i]) for i in order.index]
+    if len(order) <= 16:
+        ax.set_xticks(x, names, fontsize=8)
+    else:  # a label for every job would overlap: some of them, at whole positions
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _at(names, v)))
+        ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("job, in launch order")
     ax.set_ylabel(objective)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _at(names: list[str], position: float) -> str:
+    i = int(round(position))
+    return names[i] if 0 <= i < len(names) else ""
 
 
 def parallel_coordinates(table: pd.DataFrame, params: list[str], objective: str) -> Figure:
@@ -77,7 +87,7 @@ def parallel_coordinates(table: pd.DataFrame, params: list[str], objective: str)
     ax = fig.add_subplot()
     positions, ticks = {}, {}
     for column in axes:
-        positions[column], ticks[column] = _axis(table[column], done[column])
+        positions[column], ticks[column] = _axis(table[column], column)
     values = done[objective].astype(float)
     norm = Normalize(values.min(), values.max() if values.max() > values.min() else None)
     cmap = colormaps["viridis" if direction(objective) == "maximize" else "viridis_r"]
@@ -102,7 +112,7 @@ def parallel_coordinates(table: pd.DataFrame, params: list[str], objective: str)
     return fig
 
 
-def _axis(every: pd.Series, shown: pd.Series) -> tuple[pd.Series, list[tuple[float, str]]]:
+def _axis(every: pd.Series, column: str) -> tuple[pd.Series, list[tuple[float, str]]]:
     """A column's values placed on 0..1, and the ticks that label the axis."""
     numbers = pd.to_numeric(every, errors="coerce")
     if numbers.notna().sum() == every.notna().sum() and numbers.notna().any():
@@ -116,7 +126,7 @@ def _axis(every: pd.Series, shown: pd.Series) -> tuple[pd.Series, list[tuple[flo
         marks = sorted(set(numbers.dropna()))
         if len(marks) > 6:
             marks = [low, high]
-        return place, [(float(place[numbers == m].iloc[0]), f"{m:g}") for m in marks]
+        return place, [(float(place[numbers == m].iloc[0]), format_value(m, column)) for m in marks]
     names = list(dict.fromkeys(str(v) for v in every.dropna()))
     spots = {name: (i + 0.5) / len(names) for i, name in enumerate(names)}
     place = every.map(lambda v: spots.get(str(v), np.nan))

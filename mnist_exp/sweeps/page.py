@@ -119,13 +119,13 @@ def _charts(summary, labels: pd.Series, record: dict) -> str:
     figures = [
         ("objective", f"{objective} per job", charts.objective_by_launch(table, objective, labels))
     ]
-    if summary.swept:
-        figure = charts.parallel_coordinates(table, summary.swept, objective)
-        figures.append(("parallel", "the swept parameters, coloured by the objective", figure))
     histories = _top_histories(summary)
     if histories:
         figure = charts.top_curves(histories, labels)
         figures.append(("curves", f"validation curves of the best {len(histories)}", figure))
+    if summary.swept:
+        figure = charts.parallel_coordinates(table, summary.swept, objective)
+        figures.append(("parallel", "the swept parameters, coloured by the objective", figure))
     found = study.importances(summary.root, record)
     if found:
         figure = charts.importances(found, objective)
@@ -160,8 +160,8 @@ def _jobs_table(summary, folder: Path, ident: str) -> str:
     return (
         '<section><h2>Jobs</h2><p class="hint">Click a heading to sort; a row\'s job is '
         "highlighted in the charts while the pointer is on it.</p>"
-        f'<table id="jobs" class="sortable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        f'<div class="wide"><table id="jobs" class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
@@ -264,7 +264,7 @@ code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
 figure{margin:0;border:1px solid #e4e4e4;border-radius:4px;padding:6px}
 figcaption{font-weight:600;font-size:13px;margin:2px 4px}
 svg{max-width:100%;height:auto;display:block}
-table{border-collapse:collapse;font-size:13px;margin-top:6px}
+table{border-collapse:collapse;font-size:13px;margin-top:6px}.wide{overflow-x:auto}
 th,td{padding:3px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
 td.text{white-space:normal;text-align:left;min-width:240px}
 th{cursor:pointer;background:#f6f6f6;position:sticky;top:0;user-select:none}
