@@ -11,7 +11,9 @@ import pytest
 
 from mnist_exp.config.trackers import MlflowConfig, TensorBoardConfig
 from mnist_exp.errors import ConfigError, MissingPackageError
+from mnist_exp.sweeps import tracking as sweep_tracking
 from mnist_exp.training.callbacks import mlflow as loggers
+from mnist_exp.training.callbacks import tensorboard as board
 from mnist_exp.training.callbacks import trackers
 from tests.helpers import run_cli, start_and_signal
 
@@ -42,6 +44,27 @@ def tracked_run(tmp_path_factory) -> tuple[Path, Path]:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mlflow.store" not in result.stderr, "MLflow's INFO lines should be quiet"
     return tmp / "run", tmp / "outputs" / "mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def tracked_sweep(tmp_path_factory) -> tuple[Path, Path]:
+    """One 2-job sweep with both loggers (the jobs differ in model.units)."""
+    tmp = tmp_path_factory.mktemp("tracked_sweep")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = run_cli(
+            tmp,
+            "-m",
+            "+experiment=smoke",
+            "training.epochs=2",
+            "training.progress=false",
+            "model.units=16,24",
+            "logger=[mlflow,tensorboard]",
+            f"hydra.sweep.dir={tmp / 'sweep'}",
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "could not" not in result.stderr, result.stderr
+    return tmp / "sweep", tmp / "outputs" / "mlflow.db"
 
 
 def mlflow_client(db: Path):
@@ -113,6 +136,80 @@ def test_mlflow_run_holds_params_history_final_metrics_and_artifacts(tracked_run
     # Artifacts live beside the store, not in the directory the command ran in.
     artifact_uri = run.info.artifact_uri
     assert artifact_uri.startswith((db.parent / "mlartifacts").as_uri()), artifact_uri
+
+
+def test_a_sweep_in_mlflow_is_a_parent_run_with_each_job_nested_under_it(tracked_sweep):
+    sweep_dir, db = tracked_sweep
+    client = mlflow_client(db)
+    experiment = client.get_experiment_by_name("mnist-exp")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if loggers.PARENT_TAG not in r.data.tags]
+    assert len(runs) == 3 and len(parents) == 1
+    parent = parents[0]
+    assert json.loads((sweep_dir / "mlflow.json").read_text())["run_id"] == parent.info.run_id
+    assert parent.info.run_name == f"sweep {sweep_dir.name}"
+    assert parent.data.tags["mnist_exp.sweep_dir"] == str(sweep_dir.resolve())
+    assert parent.data.params["model.units"] == "16,24"
+    assert "logger" not in parent.data.params  # how the sweep is run, not what it varies
+
+    children = {r.data.tags["mnist_exp.job"]: r for r in runs if r is not parent}
+    assert sorted(children) == ["0", "1"]
+    for job, child in children.items():
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        assert child.data.tags[loggers.PARENT_TAG] == parent.info.run_id
+        assert child.info.status == "FINISHED"
+        assert child.data.metrics["best/val/accuracy"] == pytest.approx(metrics["val/accuracy"])
+        assert child.data.metrics["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
+
+    # The parent: the best job's metrics (the summary's rank 1), and the summary's files.
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    best = summary.loc[summary["rank"] == 1, "job"].item()
+    assert {16, 24} == set(summary["model.units"])
+    best_metrics = json.loads((sweep_dir / str(best) / "metrics.json").read_text())
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["mnist_exp.best_job"] == str(best)
+    assert parent.data.metrics["best/val/accuracy"] == pytest.approx(best_metrics["val/accuracy"])
+    assert parent.data.metrics["test/accuracy"] == pytest.approx(best_metrics["test/accuracy"])
+    listed = artifact_paths(client, parent.info.run_id)
+    found = {n for n in ("summary.csv", "summary.md", "report.html") if (sweep_dir / n).is_file()}
+    expected = found | {"plots/sweep.png", "hydra/multirun.yaml"}
+    assert {"summary.csv", "summary.md"} <= found
+    assert expected <= listed, expected - listed
+
+
+def test_a_sweep_in_tensorboard_has_an_hparams_session_per_job(tracked_sweep):
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+    from tensorboard.util import tensor_util
+
+    sweep_dir, _ = tracked_sweep
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(sweep_dir))
+    multiplexer.Reload()
+    sessions = {}
+    for run, tags in multiplexer.PluginRunToTagToContent("hparams").items():
+        data = {tag: HParamsPluginData.FromString(content) for tag, content in tags.items()}
+        sessions[run] = data
+    assert sorted(sessions) == ["0/tensorboard", "1/tensorboard"]
+    for job, units in (("0", 16), ("1", 24)):
+        data = sessions[f"{job}/tensorboard"]
+        start = data["_hparams_/session_start_info"].session_start_info
+        assert start.hparams["model.units"].number_value == units
+        assert start.hparams["model.name"].string_value == "one_hidden"
+        assert start.hparams["experiment"].string_value == "smoke"
+        assert not [k for k in start.hparams if k.startswith(trackers.HOW_KEYS)]
+        end = data["_hparams_/session_end_info"].session_end_info
+        assert end.status == api_pb2.Status.STATUS_SUCCESS
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        for name, key in (
+            ("test/accuracy", "test/accuracy"),
+            ("best/val/accuracy", "val/accuracy"),
+        ):
+            (event,) = multiplexer.Tensors(f"{job}/tensorboard", name)
+            assert event.step == metrics["epochs"] == 2
+            value = float(tensor_util.make_ndarray(event.tensor_proto))
+            assert value == pytest.approx(metrics[key], rel=1e-6), name
 
 
 def test_tensorboard_event_files_hold_the_history(tracked_run):
@@ -234,7 +331,7 @@ def test_final_metrics_leave_the_per_epoch_series_alone():
         "stopped_epoch": 7,  # early stopping ended the run: a final value of its own
         "stop_reason": "early_stopping",  # text: a tag, not a metric
     }
-    assert loggers.final_metrics(metrics) == {
+    assert trackers.final_metrics(metrics) == {
         "test/accuracy": 0.9,
         "test/correct": 900.0,
         "best/val/accuracy": 0.91,
@@ -272,3 +369,92 @@ def test_an_unusable_tracking_uri_is_one_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"^logger.mlflow.tracking_uri=foo://bar: ") as caught:
         trackers.start(cfg, tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_overrides_become_hparams_of_their_own_types():
+    from types import SimpleNamespace as NS
+
+    config = NS(
+        data=NS(name="mnist_5k"),
+        model=NS(name="mlp"),
+        optimizer=NS(name="adam", learning_rate=0.01),
+        training=NS(epochs=5, batch_size=64),
+    )
+    overrides = [
+        "model.units=16",
+        "optimizer.learning_rate=3e-4",
+        "model.batch_norm=true",
+        "model=two_hidden",
+        "+experiment=smoke",
+        "model.units_list=[16,32]",
+        "~callbacks",  # a deletion: no value
+        "training.progress=false",  # how a run is run: left out
+        "logger=[tensorboard,mlflow]",
+        "training.dropout=nan",
+    ]
+    assert board.hparams(config, overrides) == {
+        "data.name": "mnist_5k",
+        "model.name": "mlp",
+        "optimizer.name": "adam",
+        "optimizer.learning_rate": 3e-4,  # the override's, over the config's
+        "training.epochs": 5,
+        "training.batch_size": 64,
+        "model.units": 16,
+        "model.batch_norm": True,
+        "model": "two_hidden",
+        "experiment": "smoke",
+        "model.units_list": "[16,32]",
+        "training.dropout": "nan",
+    }
+    assert isinstance(board.typed("16"), int) and isinstance(board.typed("0.5"), float)
+
+
+def test_a_resumed_run_replaces_its_hparams_session(tmp_path):
+    """TensorBoard keeps the first session it reads in a directory: a resumed run's
+    session must replace the interrupted one, with its status and final metrics."""
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    values = {"model.units": 16}
+    board.write_session(tmp_path, "t", values, {"test/loss": 2.0}, "interrupted", step=1)
+    board.write_session(tmp_path, "t", values, {"test/loss": 1.0}, "completed", step=3)
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    (content,) = [
+        tags["_hparams_/session_end_info"]
+        for tags in multiplexer.PluginRunToTagToContent("hparams").values()
+    ]
+    status = HParamsPluginData.FromString(content).session_end_info.status
+    assert status == api_pb2.Status.STATUS_SUCCESS
+    assert [e.step for e in multiplexer.Tensors(".", "test/loss")] == [3]
+
+
+@pytest.mark.parametrize(
+    ("ranks", "interrupted", "expected"),
+    [
+        ([1, 2], False, "FINISHED"),
+        ([1, None], False, "FINISHED"),  # a failed job beside a completed one
+        ([None, None], False, "FAILED"),  # no job completed
+        ([], False, "FAILED"),
+        ([1, None], True, "KILLED"),  # the sweep stopped early
+    ],
+)
+def test_the_sweeps_run_ends_as_its_jobs_did(ranks, interrupted, expected):
+    table = pd.DataFrame({"rank": pd.array(ranks, dtype="Int64"), "job": range(len(ranks))})
+    assert sweep_tracking.parent_status(table, interrupted) == expected
+
+
+def test_a_sweep_without_mlflow_opens_no_run():
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.create({"logger": {"tensorboard": {}}, "hydra": {"sweep": {"dir": "x"}}})
+    tracked = sweep_tracking.start(config)
+    assert tracked.run is None
+    tracked.finish(None)  # nothing to end
+
+
+def test_sweep_overrides_become_the_parents_params():
+    overrides = ["model.units=16,24", "+experiment=smoke", "~callbacks"]
+    assert sweep_tracking.sweep_params(overrides) == {"model.units": "16,24", "experiment": "smoke"}

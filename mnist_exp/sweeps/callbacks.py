@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import METRICS
-from mnist_exp.sweeps import resuming
+from mnist_exp.sweeps import resuming, tracking
 from mnist_exp.sweeps.jobs import mark_lost_jobs
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class SweepSummary(Callback):
     def __init__(self, exit_on_failure: bool = True) -> None:
         self.exit_on_failure = exit_on_failure
         self._unfinished: Path | None = None
+        self._tracking = tracking.SweepTracking()  # logger=mlflow: the sweep's own run
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if resuming.refusal(config):
@@ -75,11 +76,13 @@ class SweepSummary(Callback):
         from mnist_exp.sweeps import console, summary  # noqa: F401
 
         atexit.register(self._summarize_at_exit)
+        self._tracking = tracking.start(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._unfinished = None
         sweep_dir = Path(config.hydra.sweep.dir)
         summary = summarize(sweep_dir)
+        self._tracking.finish(summary)
         failed = summary.failed
         if len(failed) and self.exit_on_failure:
             jobs = ", ".join(str(job) for job in failed["job"])
@@ -95,7 +98,7 @@ class SweepSummary(Callback):
             return
         try:
             mark_lost_jobs(sweep_dir)
-            summarize(sweep_dir)
+            self._tracking.finish(summarize(sweep_dir), interrupted=True)
         except Exception as exc:  # the process is ending: say it, never raise
             log.warning("could not write the summary of %s: %s", sweep_dir, exc)
 

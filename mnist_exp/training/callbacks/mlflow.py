@@ -23,11 +23,15 @@ from mnist_exp.config.trackers import MlflowConfig
 from mnist_exp.errors import ConfigError, UserError, first_line
 from mnist_exp.results import files
 from mnist_exp.results.files import sqlite_path
-from mnist_exp.results.metrics import HISTORY_COLUMNS, METRICS
+from mnist_exp.results.metrics import HISTORY_COLUMNS
+from mnist_exp.training.callbacks.trackers import final_metrics, task_overrides, what_overrides
 
 log = logging.getLogger(__name__)
 
-MLFLOW_RUN = "mlflow.json"  # in the run directory: which MLflow run it is (for resume)
+# In the run directory: which MLflow run it is (for resume); in a sweep's directory: the
+# sweep's own run, which its jobs' runs are nested under (sweeps/tracking.py).
+MLFLOW_RUN = "mlflow.json"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's nested runs: the UI groups a sweep's jobs
 # How a run ended (metrics.json's status) in MLflow's words; a pruned trial finished
 # what it was allowed to do (its tag mnist_exp.status says pruned).
 MLFLOW_STATUS = {
@@ -36,12 +40,6 @@ MLFLOW_STATUS = {
     "failed": "FAILED",
     "interrupted": "KILLED",
 }
-# metrics.json's best-epoch values under names that do not clash with the per-epoch
-# series (whose last value is the last epoch's, not the best one's).
-FINAL_RENAMES = {m.name: m.final for m in METRICS if m.final}
-NOT_METRICS = {m.name for m in METRICS if not m.tracked}  # numbers that describe, not measure
-# Overrides that say how a run is run, not what it trains: left out of its MLflow name.
-HOW_KEYS = ("logger", "training.progress", "training.threads", "resume", "hydra.")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
@@ -62,22 +60,6 @@ def params(cfg: Config) -> dict[str, str]:
     for key in ("logger", "resume"):
         tree.pop(key, None)
     return flatten(tree)
-
-
-def final_metrics(metrics: dict) -> dict[str, float]:
-    """metrics.json's numbers, less the per-epoch series MLflow already has."""
-    per_epoch = set(HISTORY_COLUMNS) - {"epoch"}
-    final = {}
-    for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or key in NOT_METRICS:
-            continue
-        if not math.isfinite(value):
-            continue
-        if key in FINAL_RENAMES:
-            final[FINAL_RENAMES[key]] = float(value)
-        elif key not in per_epoch:
-            final[key] = float(value)
-    return final
 
 
 def absolute_uri(uri: str) -> str:
@@ -141,31 +123,44 @@ class MlflowRun:
 
     @classmethod
     def open(cls, cfg: MlflowConfig, config: Config, run_dir: Path, resume: bool) -> MlflowRun:
-        """Create the run (or, on resume, reopen the one the run directory names)."""
+        """Create the run (or, on resume, reopen the one the run directory names); a
+        sweep job's run is nested under the sweep's."""
+        tags = run_tags(run_dir, config)
+        run = cls.open_in(cfg, run_dir, resume, run_name(cfg, run_dir), tags, nest=True)
+        run.log_params_or_fail(params(config))
+        return run
+
+    @classmethod
+    def open_in(
+        cls, cfg: MlflowConfig, folder: Path, resume: bool, name: str, tags: dict, nest: bool
+    ) -> MlflowRun:
+        """The run that folder/mlflow.json names, reopened (resume), else a new one recorded
+        there; with `nest`, a child of the sweep's run when the tags name a sweep."""
         MlflowClient = _import_mlflow_client()
 
         uri = absolute_uri(cfg.tracking_uri)
         with store_lock(uri):
             client = MlflowClient(tracking_uri=uri)
-            run_id = cls._previous_run(client, run_dir) if resume else None
+            run_id = cls._previous_run(client, folder) if resume else None
             if run_id is not None:
                 client.update_run(run_id, status="RUNNING")
             else:
                 experiment_id = cls._experiment(client, cfg, uri)
-                run_id = client.create_run(
-                    experiment_id, run_name=run_name(cfg, run_dir), tags=run_tags(run_dir, config)
-                ).info.run_id
-                files.write_json(
-                    run_dir / MLFLOW_RUN,
-                    {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id},
-                )
-        run = cls(client, run_id, cfg, run_dir)
+                record = {"tracking_uri": uri, "experiment_id": experiment_id}
+                parent = sweep_run(tags, record) if nest else None
+                if parent:
+                    tags = {**tags, PARENT_TAG: parent}
+                run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+                files.write_json(folder / MLFLOW_RUN, {**record, "run_id": run_id})
+        return cls(client, run_id, cfg, folder)
+
+    def log_params_or_fail(self, values: dict[str, str]) -> None:
+        """log_params; a run whose params MLflow refuses ends FAILED, not RUNNING."""
         try:
-            run.log_params(params(config))
+            self.log_params(values)
         except Exception:
-            client.set_terminated(run_id, status="FAILED")
+            self.client.set_terminated(self.run_id, status="FAILED")
             raise
-        return run
 
     @staticmethod
     def _previous_run(client, run_dir: Path) -> str | None:
@@ -267,15 +262,8 @@ def run_name(cfg: MlflowConfig, run_dir: Path) -> str:
     (model=two_hidden,optimizer=adam), else the run directory's name."""
     if cfg.run_name:
         return cfg.run_name
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        what = [
-            o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(HOW_KEYS)
-        ]
-        if what:
-            return ",".join(what)[:250]
-    return run_dir.name
+    what = what_overrides(task_overrides())
+    return ",".join(what)[:250] if what else run_dir.name
 
 
 def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
@@ -294,3 +282,15 @@ def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
             tags["mnist_exp.sweep_dir"] = str(Path(hydra.sweep.dir).resolve())
             tags["mnist_exp.job"] = str(hydra.job.num)
     return tags
+
+
+def sweep_run(tags: dict[str, str], store: dict[str, str]) -> str | None:
+    """The id of the sweep's own run (SWEEP_DIR/mlflow.json) for a job whose tags name a
+    sweep, when that run is in the job's store and experiment (`store`); else None."""
+    sweep_dir = tags.get("mnist_exp.sweep_dir")
+    if sweep_dir is None:
+        return None
+    record = files.read_json_or_empty(Path(sweep_dir) / MLFLOW_RUN)
+    if any(record.get(key) != value for key, value in store.items()):
+        return None
+    return record.get("run_id")

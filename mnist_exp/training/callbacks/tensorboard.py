@@ -1,10 +1,31 @@
-"""logger=tensorboard: Keras' own TensorBoard callback, event files in the run directory."""
+"""logger=tensorboard: Keras' own TensorBoard callback, event files in the run directory,
+and at the run's end one session of the HParams dashboard: its hyperparameters, final
+metrics and status, so that `tensorboard --logdir SWEEP_DIR` compares a sweep's jobs."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from mnist_exp.config.schema import Config
 from mnist_exp.config.trackers import TensorBoardConfig
+from mnist_exp.results import files
+from mnist_exp.training.callbacks.trackers import final_metrics, task_overrides, what_overrides
+
+HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one per run
+# How a run ended in the words of TensorBoard's hparams api_pb2.Status; a pruned trial
+# finished what it was allowed to do (as in MLflow), and TensorBoard has no word for
+# killed: an interrupted run did not succeed (its resume replaces the session).
+SESSION_STATUS = {
+    "completed": "STATUS_SUCCESS",
+    "pruned": "STATUS_SUCCESS",
+    "failed": "STATUS_FAILURE",
+    "interrupted": "STATUS_FAILURE",
+}
+
+HParam = bool | int | float | str
 
 
 def tensorboard_callback(cfg: TensorBoardConfig, run_dir: Path):
@@ -19,3 +40,90 @@ def tensorboard_callback(cfg: TensorBoardConfig, run_dir: Path):
         update_freq="epoch",
         profile_batch=0,
     )
+
+
+def hparams_writer(cfg: TensorBoardConfig, config: Config, run_dir: Path) -> Callable[[str], None]:
+    """A Tracking finisher: the run's HParams session, written when it ends."""
+    values = hparams(config, task_overrides())
+    started = time.time()
+
+    def finish(status: str) -> None:
+        metrics = files.read_json_or_empty(run_dir / files.METRICS)
+        write_session(
+            run_dir / cfg.log_dir,
+            trial_id=str(run_dir.resolve()),
+            values=values,
+            metrics=final_metrics(metrics),
+            status=status,
+            step=int(metrics.get("epochs") or 0),
+            started=started,
+        )
+
+    return finish
+
+
+def hparams(config: Config, overrides: list[str]) -> dict[str, HParam]:
+    """The run's hyperparameters: what names its network and training (so that runs
+    without overrides compare too), then each override that changes what is trained
+    (`model.units=16`: what a sweep varies and fixes). The whole config would be a
+    hundred columns, nearly all the same in every run."""
+    values: dict[str, HParam] = {
+        "data.name": config.data.name,
+        "model.name": config.model.name,
+        "optimizer.name": config.optimizer.name,
+        "optimizer.learning_rate": float(config.optimizer.learning_rate),
+        "training.epochs": config.training.epochs,
+        "training.batch_size": config.training.batch_size,
+    }
+    for override in what_overrides(overrides):
+        key, given, value = override.partition("=")
+        if given and not key.startswith("~"):  # ~key deletes: no value to show
+            values[key.lstrip("+")] = typed(value)
+    return values
+
+
+def typed(value: str) -> HParam:
+    """An override's value as the dashboard sorts and filters it: a bool, a number, or text."""
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            number = kind(value)
+        except ValueError:
+            continue
+        return number if math.isfinite(number) else value
+    return value
+
+
+def write_session(
+    log_dir: Path,
+    trial_id: str,
+    values: dict[str, HParam],
+    metrics: dict[str, float],
+    status: str,
+    step: int,
+    started: float | None = None,
+) -> None:
+    """One HParams session in log_dir: its hyperparameters, its final metrics as scalars
+    (which the dashboard reads from the session's own directory) and its status.
+
+    TensorBoard keeps the first session it reads in a directory, so a resumed run's
+    session replaces the one its interrupted start wrote: one session, the last status.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hp_summary
+
+    earlier = list(log_dir.glob(f"events.out.tfevents.*{HPARAMS_SUFFIX}"))
+    ended = api_pb2.Status.Value(SESSION_STATUS.get(status, "STATUS_UNKNOWN"))
+    end = hp_summary.session_end_pb(ended)
+    writer = tf.summary.create_file_writer(str(log_dir), filename_suffix=HPARAMS_SUFFIX)
+    with writer.as_default():
+        hp.hparams(values, trial_id=trial_id, start_time_secs=started)
+        for name, value in metrics.items():
+            tf.summary.scalar(name, value, step=step)
+        tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=step)
+    writer.close()
+    for path in earlier:
+        path.unlink(missing_ok=True)
