@@ -283,6 +283,8 @@ def test_a_sweep_stopped_with_sigterm_still_writes_its_summary(tmp_path):
     assert list(table["status"]) == ["completed", "interrupted"]
     assert "interrupted" in (sweep_dir / "summary.md").read_text()
     assert "ranked by val/accuracy" in stdout
+    rows = Page((sweep_dir / "report.html").read_text()).rows["jobs"]  # the page too
+    assert [cells[3:5] for _, cells in rows] == [["completed", ""], ["interrupted", "SIGTERM"]]
 
 
 # --- fast: summaries of directories made by hand ---------------------------------
