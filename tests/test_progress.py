@@ -118,8 +118,7 @@ def test_the_sweep_line_estimates_the_rest_from_the_jobs_this_process_saw_end(tm
     progress = SweepProgress(tmp_path, 5, "val/loss", clock, shown.append)
     progress.show()
     assert shown[-1] == (
-        "sweep: 1 of 5 jobs done (0 failed, 0 pruned) · best val/loss 1.0000 (job 0) "
-        "· 0:00 elapsed"
+        "sweep: 1 of 5 jobs done (0 failed, 0 pruned) · best val/loss 1.0000 (job 0) · 0:00 elapsed"
     )
     clock.now = 30.0
     sweep_job(tmp_path, 1, "completed", 0.8)

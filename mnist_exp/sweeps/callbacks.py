@@ -48,7 +48,8 @@ class ProtectOutputs(Callback):
 
 
 class SweepSummary(Callback):
-    """Writes summary.csv, summary.md and plots/sweep.png in the sweep directory, prints
+    """Writes summary.csv, summary.md, plots/sweep.png and report.html in the sweep
+    directory (and ends its MLflow parent run, with logger=mlflow), prints
     the ranked table, and exits non-zero when any job did not complete.
 
     Jobs never stop a sweep (a failed job returns NaN), so this is where a sweep
@@ -71,9 +72,10 @@ class SweepSummary(Callback):
         self._unfinished = Path(config.hydra.sweep.dir)
         # Imported now: at exit, an import that registers its own atexit hook fails.
         import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.backends.backend_svg  # noqa: F401
 
         from mnist_exp.results import plots  # noqa: F401
-        from mnist_exp.sweeps import console, summary  # noqa: F401
+        from mnist_exp.sweeps import console, page, summary  # noqa: F401
 
         atexit.register(self._summarize_at_exit)
         self._tracking = tracking.start(config)

@@ -24,8 +24,6 @@ if TYPE_CHECKING:  # pandas is imported with the summary, not with every run's c
 
 log = logging.getLogger(__name__)
 
-REPORT_HTML = "report.html"  # the sweep's report, when summary.write() makes one
-
 
 class SweepTracking:
     """The sweep's parent run, if any: `finish(summary)` once the summary is written."""
@@ -131,6 +129,7 @@ def log_best_job(run, summary) -> None:
 def log_sweep_files(run, sweep_dir: Path) -> None:
     """The summary's files that exist (summary.csv, .md, plots/, report.html) and the
     sweep's config, as the parent's artifacts."""
+    from mnist_exp.sweeps.page import REPORT_HTML
     from mnist_exp.sweeps.resuming import MULTIRUN
     from mnist_exp.sweeps.summary import REPEATS_CSV, SUMMARY_CSV, SUMMARY_MD, SWEEP_PLOT
 
