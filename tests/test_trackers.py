@@ -14,7 +14,7 @@ from mnist_exp.errors import ConfigError, MissingPackageError
 from mnist_exp.sweeps import tracking as sweep_tracking
 from mnist_exp.training.callbacks import mlflow as loggers
 from mnist_exp.training.callbacks import tensorboard as board
-from mnist_exp.training.callbacks import trackers
+from mnist_exp.training.callbacks import tracked, trackers
 from tests.helpers import run_cli, start_and_signal
 
 EPOCHS = 3
@@ -198,7 +198,7 @@ def test_a_sweep_in_tensorboard_has_an_hparams_session_per_job(tracked_sweep):
         assert start.hparams["model.units"].number_value == units
         assert start.hparams["model.name"].string_value == "one_hidden"
         assert start.hparams["experiment"].string_value == "smoke"
-        assert not [k for k in start.hparams if k.startswith(trackers.HOW_KEYS)]
+        assert not [k for k in start.hparams if k.startswith(tracked.HOW_KEYS)]
         end = data["_hparams_/session_end_info"].session_end_info
         assert end.status == api_pb2.Status.STATUS_SUCCESS
         metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
@@ -331,7 +331,7 @@ def test_final_metrics_leave_the_per_epoch_series_alone():
         "stopped_epoch": 7,  # early stopping ended the run: a final value of its own
         "stop_reason": "early_stopping",  # text: a tag, not a metric
     }
-    assert trackers.final_metrics(metrics) == {
+    assert tracked.final_metrics(metrics) == {
         "test/accuracy": 0.9,
         "test/correct": 900.0,
         "best/val/accuracy": 0.91,

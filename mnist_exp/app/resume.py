@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.sweeps.resuming import MULTIRUN
+from mnist_exp.results.files import MULTIRUN
 
 
 def rewrite_argv(args: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ MODEL_H5 = "model.h5"
 PLOTS = "plots"
 CHECKPOINTS = "checkpoints"  # an unfinished run's last epochs (training/callbacks/checkpoint.py)
 CHECKPOINT_STATE = "state.json"  # in CHECKPOINTS: names the complete files to resume from
+MULTIRUN = "multirun.yaml"  # Hydra's record of a sweep, in its directory
 
 
 @functools.cache

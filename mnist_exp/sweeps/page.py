@@ -21,7 +21,6 @@ import pandas as pd
 
 from mnist_exp.results import files
 from mnist_exp.sweeps import charts, study
-from mnist_exp.sweeps.resuming import MULTIRUN
 from mnist_exp.sweeps.tables import display_columns, format_cell, job_column, repeats_table
 
 REPORT_HTML = "report.html"
@@ -40,7 +39,7 @@ def render(summary, folder: Path) -> str:
     table = summary.table
     ident = job_column(table)
     labels = table[ident].astype(str)
-    record = files.read_yaml_or_empty(summary.root / MULTIRUN)
+    record = files.read_yaml_or_empty(summary.root / files.MULTIRUN)
     sections = [
         _header(summary),
         _best(summary, folder, labels),

@@ -17,9 +17,9 @@ import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.errors import ConfigError
+from mnist_exp.results.files import MULTIRUN
 from mnist_exp.sweeps import jobs
 
-MULTIRUN = "multirun.yaml"  # Hydra's record of a sweep, in its directory
 # Keys a resumed job may differ in: how it is shown, and that it resumes.
 FREE_KEYS = ("resume", "training.progress")
 # Sweeper fields a resumed sweep may change: how many jobs run at once, how many

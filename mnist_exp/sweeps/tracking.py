@@ -64,7 +64,7 @@ def start(config: DictConfig) -> SweepTracking:
 def open_parent(config: DictConfig, node: DictConfig):
     from mnist_exp.config.trackers import MlflowConfig
     from mnist_exp.training.callbacks.mlflow import MlflowRun
-    from mnist_exp.training.callbacks.trackers import what_overrides
+    from mnist_exp.training.callbacks.tracked import what_overrides
 
     cfg = MlflowConfig(**OmegaConf.to_container(node, resolve=True))
     sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -114,7 +114,7 @@ def log_best_job(run, summary) -> None:
     import pandas as pd
 
     from mnist_exp.results import files
-    from mnist_exp.training.callbacks.trackers import final_metrics
+    from mnist_exp.training.callbacks.tracked import final_metrics
 
     row = best_row(summary.table)
     if row is None:
@@ -129,8 +129,8 @@ def log_best_job(run, summary) -> None:
 def log_sweep_files(run, sweep_dir: Path) -> None:
     """The summary's files that exist (summary.csv, .md, plots/, report.html) and the
     sweep's config, as the parent's artifacts."""
+    from mnist_exp.results.files import MULTIRUN
     from mnist_exp.sweeps.page import REPORT_HTML
-    from mnist_exp.sweeps.resuming import MULTIRUN
     from mnist_exp.sweeps.summary import REPEATS_CSV, SUMMARY_CSV, SUMMARY_MD, SWEEP_PLOT
 
     sweep_dir = Path(sweep_dir)

@@ -24,7 +24,7 @@ from mnist_exp.errors import ConfigError, UserError, first_line
 from mnist_exp.results import files
 from mnist_exp.results.files import sqlite_path
 from mnist_exp.results.metrics import HISTORY_COLUMNS
-from mnist_exp.training.callbacks.trackers import final_metrics, task_overrides, what_overrides
+from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_overrides
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from mnist_exp.config.schema import Config
 from mnist_exp.config.trackers import TensorBoardConfig
 from mnist_exp.results import files
-from mnist_exp.training.callbacks.trackers import final_metrics, task_overrides, what_overrides
+from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_overrides
 
 HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one per run
 # How a run ended in the words of TensorBoard's hparams api_pb2.Status; a pruned trial
