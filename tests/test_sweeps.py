@@ -367,7 +367,9 @@ def test_the_page_shows_why_jobs_did_not_complete_and_groups_seed_repeats(tmp_pa
         history = pd.DataFrame({"epoch": [1, 2], "val/accuracy": [0.5, 0.8], "val/loss": [1, 0.5]})
         history.to_csv(sweep_dir / str(num) / "history.csv", index=False)
     failed = {"status": "failed", "reason": "nan_loss", "message": "loss <b>NaN</b> at epoch 2"}
-    make_job(sweep_dir, 4, ["model.units=64", "training.seed=1"], failed)
+    make_job(
+        sweep_dir, 4, ["model.units=64", "training.seed=1"], {**failed, "val/accuracy": math.inf}
+    )
     pruned = {**done(0.9, 0.4), "status": "pruned", "stopped_epoch": 1}
     make_job(sweep_dir, 5, ["model.units=64", "training.seed=2"], pruned)
     make_job(sweep_dir, 6, ["model.units=8", "training.seed=1"], None)  # still starting
@@ -390,6 +392,9 @@ def test_the_page_shows_why_jobs_did_not_complete_and_groups_seed_repeats(tmp_pa
     assert {f"objective-job-{i}" for i in range(7)} <= html.ids
     assert {f"curves-job-{i}" for i in range(4)} <= html.ids  # the 4 with a history
     assert "importances" not in html.ids  # not an Optuna sweep
+    # the page's data is JSON a browser reads: no NaN or Infinity in it
+    data = json.loads(html.scripts["sweep-data"], parse_constant=pytest.fail)
+    assert len(data["jobs"]) == 7
 
 
 def test_the_page_over_an_outputs_folder_holds_every_run_and_sweep_found(tmp_path):

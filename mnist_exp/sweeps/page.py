@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -242,7 +243,7 @@ def _number(value) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if number == number else None
+    return number if math.isfinite(number) else None  # JSON has no NaN or infinity
 
 
 def _plain(value):
