@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mnist_exp.errors import UserError, first_line
 from mnist_exp.results import files
-from mnist_exp.results.metrics import BY_NAME, METRICS, format_value
+from mnist_exp.results.metrics import BY_NAME, METRICS, finite, format_value
 
 CONFIG = Path(".hydra") / "config.yaml"
 NOT_COMPARED = ("resume",)  # how a run was started (resume=DIR), not what it trains
@@ -158,7 +158,7 @@ def metric_rows(runs: list[Run]) -> list[list[Cell]]:
     statuses = [Cell(status(run)) for run in runs]
     rows = [[Cell("status"), statuses[0], *[c for s in statuses[1:] for c in (s, Cell(""))]]]
     for name in metric_names(runs):
-        values = [_number(run.metrics.get(name)) for run in runs]
+        values = [finite(run.metrics.get(name)) for run in runs]
         row = [Cell(name), _value(values[0], name)]
         for value in values[1:]:
             row += [_value(value, name), delta(values[0], value, name)]
@@ -168,9 +168,7 @@ def metric_rows(runs: list[Run]) -> list[list[Cell]]:
 
 def metric_names(runs: list[Run]) -> list[str]:
     """The vocabulary's metrics that at least one run has a number for."""
-    return [
-        m.name for m in METRICS if any(_number(r.metrics.get(m.name)) is not None for r in runs)
-    ]
+    return [m.name for m in METRICS if any(finite(r.metrics.get(m.name)) is not None for r in runs)]
 
 
 def status(run: Run) -> str:
@@ -233,13 +231,6 @@ def curves(runs: list[Run]) -> Figure:
 
 def _value(value: float | None, name: str) -> Cell:
     return Cell("" if value is None else format_value(value, name))
-
-
-def _number(value) -> float | None:
-    """A metric's number; None for null (a NaN written as JSON), text or a flag."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if value == value else None
 
 
 def _epoch_ticks(ax, runs: list[Run]) -> None:

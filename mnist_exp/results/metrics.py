@@ -4,6 +4,8 @@ summaries and trackers all take their names from here."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 
@@ -88,6 +90,15 @@ def direction(metric):
 def objectives(optimized_metric) -> list[str]:
     """optimized_metric as a list: one metric, or the several of a multi-objective search."""
     return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
+
+
+def finite(value) -> float | None:
+    """A metric's value as a float; None for what is not a finite number: null (how JSON
+    keeps NaN), NaN and infinity, text, a flag, a missing table cell."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None  # numpy's floats and ints are Real; numpy's bool_ and pd.NA are not
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def format_value(value: float, name: str) -> str:

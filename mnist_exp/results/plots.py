@@ -114,6 +114,13 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, class_names: list
     return fig
 
 
+def fit_values(ax, values: pd.Series) -> None:
+    """The y range of these values with a margin; equal values get one too."""
+    low, high = values.min(), values.max()
+    pad = (high - low) * 0.15 or abs(high) * 0.05 or 0.05
+    ax.set_ylim(low - pad, high + pad)
+
+
 def sweep(table: pd.DataFrame, objective: str, numeric_params: list[str]) -> Figure:
     """A sweep at a glance: the objective per job, then against each swept numeric parameter.
 
@@ -132,9 +139,7 @@ def sweep(table: pd.DataFrame, objective: str, numeric_params: list[str]) -> Fig
     ax = axes[0]
     ax.plot(jobs[done], values[done], "o", color="tab:blue", label="completed")
     if done.any():
-        low, high = values[done].min(), values[done].max()
-        pad = (high - low) * 0.15 or abs(high) * 0.05 or 0.05
-        ax.set_ylim(low - pad, high + pad)
+        fit_values(ax, values[done])
         scored = values[done] if direction(objective) == "maximize" else -values[done]
         best = scored.idxmax()
         ax.plot(jobs[best], values[best], "*", color="tab:orange", markersize=14, label="best")

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mnist_exp.results.metrics import direction, format_value
+from mnist_exp.results.plots import fit_values
 
 COMPLETED, PRUNED, OTHER = "tab:blue", "tab:olive", "tab:red"
 
@@ -47,12 +48,10 @@ def objective_by_launch(table: pd.DataFrame, objective: str, labels: pd.Series) 
         mark.set_gid(gid(index))
     done = status.eq("completed") & values.notna()
     if done.any():
-        signed = values.where(done) * (1 if direction(objective) == "maximize" else -1)
-        best = signed.cummax() * (1 if direction(objective) == "maximize" else -1)
+        sign = 1 if direction(objective) == "maximize" else -1
+        best = (values.where(done) * sign).cummax() * sign
         ax.step(x, best, where="post", color="tab:orange", label="best so far")
-        low, high = values[done].min(), values[done].max()
-        pad = (high - low) * 0.15 or abs(high) * 0.05 or 0.05
-        ax.set_ylim(low - pad, high + pad)
+        fit_values(ax, values[done])
         ax.legend(fontsize=8, loc="lower right")
     else:
         ax.text(0.5, 0.5, "no completed job", ha="center", va="center", transform=ax.transAxes)

@@ -40,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.errors import first_line
 from mnist_exp.results import files
+from mnist_exp.results.metrics import finite
 from mnist_exp.sweeps import jobs
 from mnist_exp.sweeps.progress import SweepProgress
 
@@ -208,8 +209,8 @@ def stored_return(job: Job, metric: Any) -> JobReturn:
     ok = found.get("status") in jobs.FINISHED
 
     def value(name: str) -> float:
-        number = found.get(name) if ok else None
-        return float(number) if isinstance(number, (int, float)) else math.nan
+        number = finite(found.get(name)) if ok else None
+        return math.nan if number is None else number
 
     names = [metric] if isinstance(metric, str) else list(metric)
     values = [value(name) for name in names]

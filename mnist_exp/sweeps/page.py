@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ import matplotlib
 import pandas as pd
 
 from mnist_exp.results import files
+from mnist_exp.results.metrics import finite
 from mnist_exp.sweeps import charts, study
 from mnist_exp.sweeps.tables import display_columns, format_cell, job_column, repeats_table
 
@@ -57,7 +57,7 @@ def render(summary, folder: Path) -> str:
                 "row": int(index),
                 "job": labels[index],
                 "status": row["status"],
-                "objective": _number(row[summary.objective]),
+                "objective": finite(row[summary.objective]),
                 "params": {key: _plain(row[key]) for key in summary.swept},
             }
             for index, row in table.sort_index().iterrows()
@@ -101,7 +101,7 @@ def _best(summary, folder: Path, labels: pd.Series) -> str:
     links = " · ".join(
         f'<a href="{_href(p, folder, slash=False)}">{html.escape(p.stem)}</a>' for p in plots
     )
-    given = " ".join(f"{k}={format_cell(row[k], k)}" for k in summary.swept)
+    given = " ".join(_given(summary, row))
     metrics = [m for m in (summary.objective, "test/accuracy", "test/loss") if m in table]
     values = ", ".join(f"{m} <b>{format_cell(row[m], m)}</b>" for m in dict.fromkeys(metrics))
     return (
@@ -151,7 +151,7 @@ def _jobs_table(summary, folder: Path, ident: str) -> str:
             text = html.escape(format_cell(row[column], column))
             if column == ident:
                 text = f'<a href="{_href(summary.root / row["path"], folder)}">{text}</a>'
-            sort = _number(row[column])
+            sort = finite(row[column])
             key = f' data-v="{sort!r}"' if sort is not None else ""
             wide = ' class="text"' if column == "message" else ""
             cells.append(f"<td{key}{wide}>{text}</td>")
@@ -225,10 +225,15 @@ def _top_histories(summary) -> dict[int, pd.DataFrame]:
 def _title(summary, labels: pd.Series, index) -> str:
     row = summary.table.loc[index]
     value = format_cell(row[summary.objective], summary.objective) or "-"
-    given = ", ".join(f"{k}={format_cell(row[k], k)}" for k in summary.swept)
+    given = ", ".join(_given(summary, row))
     return f"job {labels[index]} ({row['status']}): {summary.objective} {value}" + (
         f"; {given}" if given else ""
     )
+
+
+def _given(summary, row) -> list[str]:
+    """A job's values of the swept keys, as overrides: model.units=128."""
+    return [f"{key}={format_cell(row[key], key)}" for key in summary.swept]
 
 
 def _href(path: Path, folder: Path, slash: bool = True) -> str:
@@ -236,19 +241,9 @@ def _href(path: Path, folder: Path, slash: bool = True) -> str:
     return quote(relative) + ("/" if slash and relative != "." else "")
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool) or value is None or pd.isna(value):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None  # JSON has no NaN or infinity
-
-
 def _plain(value):
-    """A table cell as JSON: numbers, text, or null."""
-    number = _number(value)
+    """A table cell as JSON: numbers (finite: JSON has no NaN or infinity), text, or null."""
+    number = finite(value)
     if number is not None:
         return int(number) if number.is_integer() and not isinstance(value, float) else number
     return None if value is None or pd.isna(value) else str(value)

@@ -64,7 +64,6 @@ def start(config: DictConfig) -> SweepTracking:
 def open_parent(config: DictConfig, node: DictConfig):
     from mnist_exp.config.trackers import MlflowConfig
     from mnist_exp.training.callbacks.mlflow import MlflowRun
-    from mnist_exp.training.callbacks.tracked import what_overrides
 
     cfg = MlflowConfig(**OmegaConf.to_container(node, resolve=True))
     sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -78,18 +77,16 @@ def open_parent(config: DictConfig, node: DictConfig):
     resume = OmegaConf.select(config, "resume") is not None
     name = f"sweep {sweep_dir.name}"
     run = MlflowRun.open_in(cfg, sweep_dir, resume, name, tags, nest=False)
-    run.log_params_or_fail(sweep_params(what_overrides(overrides)))
+    run.log_params_or_fail(sweep_params(overrides))
     return run
 
 
 def sweep_params(overrides: list[str]) -> dict[str, str]:
-    """The sweep's overrides as params: `model.units=16,24` -> {"model.units": "16,24"}."""
-    params = {}
-    for override in overrides:
-        key, given, value = override.partition("=")
-        if given and not key.startswith("~"):
-            params[key.lstrip("+")] = value[:6000]
-    return params
+    """The sweep's overrides that say what it trains, as params: `model.units=16,24` ->
+    {"model.units": "16,24"} (MLflow keeps at most 6000 characters of a param)."""
+    from mnist_exp.training.callbacks.tracked import what_values
+
+    return {key: value[:6000] for key, value in what_values(overrides).items()}
 
 
 def parent_status(table: pd.DataFrame | None, interrupted: bool = False) -> str:

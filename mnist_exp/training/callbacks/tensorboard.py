@@ -12,7 +12,7 @@ from pathlib import Path
 from mnist_exp.config.schema import Config
 from mnist_exp.config.trackers import TensorBoardConfig
 from mnist_exp.results import files
-from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_overrides
+from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_values
 
 HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one per run
 # How a run ended in the words of TensorBoard's hparams api_pb2.Status; a pruned trial
@@ -75,10 +75,7 @@ def hparams(config: Config, overrides: list[str]) -> dict[str, HParam]:
         "training.epochs": config.training.epochs,
         "training.batch_size": config.training.batch_size,
     }
-    for override in what_overrides(overrides):
-        key, given, value = override.partition("=")
-        if given and not key.startswith("~"):  # ~key deletes: no value to show
-            values[key.lstrip("+")] = typed(value)
+    values.update({key: typed(value) for key, value in what_values(overrides).items()})
     return values
 
 

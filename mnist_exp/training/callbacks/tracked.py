@@ -4,9 +4,7 @@ say what a run trains."""
 
 from __future__ import annotations
 
-import math
-
-from mnist_exp.results.metrics import HISTORY_COLUMNS, METRICS
+from mnist_exp.results.metrics import HISTORY_COLUMNS, METRICS, finite
 
 # metrics.json's best-epoch values under names that do not clash with the per-epoch
 # series (whose last value is the last epoch's, not the best one's).
@@ -22,20 +20,30 @@ def final_metrics(metrics: dict) -> dict[str, float]:
     per_epoch = set(HISTORY_COLUMNS) - {"epoch"}
     final = {}
     for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or key in NOT_METRICS:
-            continue
-        if not math.isfinite(value):
+        value = finite(value)
+        if value is None or key in NOT_METRICS:
             continue
         if key in FINAL_RENAMES:
-            final[FINAL_RENAMES[key]] = float(value)
+            final[FINAL_RENAMES[key]] = value
         elif key not in per_epoch:
-            final[key] = float(value)
+            final[key] = value
     return final
 
 
 def what_overrides(overrides: list[str]) -> list[str]:
     """The overrides that change what is trained (model=two_hidden), not how it is run."""
     return [o for o in overrides if not o.lstrip("+~").startswith(HOW_KEYS)]
+
+
+def what_values(overrides: list[str]) -> dict[str, str]:
+    """what_overrides as {key: value} (`+model.units=16` -> {"model.units": "16"});
+    a deletion (`~key`) has no value and is left out."""
+    values = {}
+    for override in what_overrides(overrides):
+        key, given, value = override.partition("=")
+        if given and not key.startswith("~"):
+            values[key.lstrip("+")] = value
+    return values
 
 
 def task_overrides() -> list[str]:
