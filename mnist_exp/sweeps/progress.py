@@ -12,7 +12,6 @@ ended since this process started. Plain text where output is not a terminal.
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_exp.results import files
-from mnist_exp.results.metrics import direction, format_value, objectives
+from mnist_exp.results.metrics import direction, finite, format_value, objectives
 
 ENDED = ("completed", "pruned", "failed", "interrupted")
 
@@ -50,10 +49,10 @@ def read_state(sweep_dir: Path, metric: str) -> State:
         found = files.read_json_or_empty(job_dir / files.METRICS)
         status = found.get("status")
         counts[status] += 1
-        value = found.get(metric)
-        if status == "completed" and isinstance(value, int | float) and math.isfinite(value):
+        value = finite(found.get(metric))
+        if status == "completed" and value is not None:
             if best is None or sign * value > sign * best[0]:
-                best = (float(value), int(job_dir.name))
+                best = (value, int(job_dir.name))
     return State(counts, best)
 
 
@@ -94,8 +93,7 @@ class SweepProgress:
     emit: Callable[[str], None] | None = None  # prints a line; default: a rich console's
     _start: float = field(init=False)
     _ended_before: int = field(init=False)
-    _last: str | None = field(init=False, default=None)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _shown: State | None = field(init=False, default=None)  # what the last line said
 
     def __post_init__(self) -> None:
         self.metric = objectives(self.optimized_metric)[0]
@@ -107,20 +105,16 @@ class SweepProgress:
             console = Console(highlight=False, soft_wrap=True)
             self.emit = lambda line: console.print(line, style="bold cyan", markup=False)
 
-    def line(self) -> str:
+    def show(self) -> None:
+        """Print the line when the jobs' state has changed since it was last printed; the
+        times alone changing print nothing. Called from one thread at a time: the watcher
+        has stopped before the launching loop calls it again."""
         state = read_state(self.sweep_dir, self.metric)
-        elapsed = self.clock() - self._start
-        return describe(state, self.total, self.metric, elapsed, state.ended - self._ended_before)
-
-    def show(self, force: bool = False) -> None:
-        """Print the line if the jobs' state changed since it was last printed (or if
-        `force`); the times alone changing print nothing."""
-        with self._lock:
-            line = self.line()
-            news = line.split(" · ")[:-1] != (self._last or "").split(" · ")[:-1]
-            if force or news or self._last is None:
-                self._last = line
-                self.emit(line)
+        if state == self._shown:
+            return
+        self._shown = state
+        elapsed, ended = self.clock() - self._start, state.ended - self._ended_before
+        self.emit(describe(state, self.total, self.metric, elapsed, ended))
 
     @contextlib.contextmanager
     def watching(self, every: float = 2.0) -> Iterator[None]:
