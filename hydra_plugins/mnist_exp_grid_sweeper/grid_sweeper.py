@@ -1,11 +1,16 @@
-"""hydra/sweeper=basic (the default): every combination of the sweep's values, one job each, as
-Hydra's basic sweeper runs them, and besides:
+"""hydra/sweeper=grid (mnist-exp's default): every combination of the sweep's values, one
+job each, as Hydra's basic sweeper runs them, each job's config composed once; and for
+mnist-exp's jobs, which write the run directory contract (mnist_exp/sweeps/jobs.py):
 
 - `mnist-exp resume=SWEEP_DIR` launches only the jobs that did not finish, under
   their own numbers, after checking that the sweep's config is the one they ran
   with (mnist_exp/sweeps/resuming.py);
 - a job whose process dies is launched again from its last checkpoint, and the
-  other jobs go on (mnist_exp/sweeps/launching.py).
+  other jobs go on (mnist_exp/sweeps/launching.py);
+- the sweep's line, as jobs end (mnist_exp/sweeps/progress.py).
+
+Another Hydra app's jobs are swept as Hydra's basic sweeper sweeps them: each
+returns what its task returns, and a job that raised fails the sweep.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ class GridSweeper(BasicSweeper):
             raise ConfigError(f"hydra.sweeper.retries={self.retries}: 0 or more")
         loader = self.hydra_context.config_loader
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        arguments, resume = resuming.take_resume(arguments)
+        metric = jobs.objective(self.config)
+        resume = False
+        if metric is not None:
+            arguments, resume = resuming.take_resume(arguments)
         parser = OverridesParser.create(config_loader=loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
@@ -43,12 +51,18 @@ class GridSweeper(BasicSweeper):
             resuming.check_sweeper_unchanged(self.config, sweep_dir)
         else:
             OmegaConf.save(self.config, sweep_dir / resuming.MULTIRUN)
-        metric = OmegaConf.select(self.config, "optimized_metric")
-        progress = SweepProgress(sweep_dir, sum(len(b) for b in self.overrides), metric)
+        total = sum(len(b) for b in self.overrides)
+        progress = None if metric is None else SweepProgress(sweep_dir, total, metric)
         returns, first = [], 0
         while not self.is_done():
             batch = launching.plan(loader, self.config, self.get_job_batch(), first)
             first += len(batch)
+            if metric is None:
+                launched = launching.launch_once(self.launcher, batch)
+                for ret in launched:
+                    _ = ret.return_value  # a job that raised fails the sweep, as in Hydra's
+                returns.append(launched)
+                continue
             todo = batch
             if resume:
                 for job in batch:

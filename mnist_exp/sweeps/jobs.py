@@ -4,6 +4,9 @@ process died without a word, recorded as failed, reason killed."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.results import files
 
@@ -13,6 +16,13 @@ LOST = (
     "or ended with the sweep or with its worker pool"
 )
 FINISHED = ("completed", "pruned")  # a resumed sweep leaves these jobs as they are
+
+
+def objective(config: DictConfig) -> Any:
+    """The sweep's optimized_metric where its jobs are mnist-exp's, which write the
+    metrics.json this module reads; None for another Hydra app's jobs, which our
+    sweepers launch as Hydra's own sweepers do (no retries, no resume, no sweep line)."""
+    return OmegaConf.select(config, "optimized_metric")
 
 
 def status(job_dir: Path) -> tuple[str | None, str | None]:

@@ -1,12 +1,13 @@
 """Launching a sweep's jobs through any Hydra launcher, so that a dead job process
 costs that job alone.
 
-Both of our sweepers (hydra/sweeper=basic, the default, and optuna) launch through
-`launch`: each job keeps its own number (and directory) whatever is launched
-again, and after every launch each job's directory says what became of it
-(sweeps/jobs.py). A job whose process died (kill -9, the kernel's out-of-memory
-killer) is launched again from its last checkpoint, up to `retries` times, then
-recorded as failed: killed; the jobs beside it and behind it in the queue go on.
+Both of our sweepers (hydra/sweeper=grid, mnist-exp's default, and the Optuna one)
+launch mnist-exp's jobs through `launch`: each job keeps its own number (and
+directory) whatever is launched again, and after every launch each job's directory
+says what became of it (sweeps/jobs.py). A job whose process died (kill -9, the
+kernel's out-of-memory killer) is launched again from its last checkpoint, up to
+`retries` times, then recorded as failed: killed; the jobs beside it and behind it in
+the queue go on.
 
 Launchers lose jobs in two ways. Ray and the basic launcher report each job on
 its own. joblib's process pool (loky) goes down as a whole when one worker dies: it
@@ -156,20 +157,32 @@ def _launch(
 ) -> Sequence[JobReturn] | None:
     """The batch's JobReturns; None when the launcher raised because job processes died
     (joblib's pool going down), which the caller reads from the jobs' directories."""
-    overrides = [launch_overrides(job) for job in batch]
     try:
-        if isinstance(launcher, BasicLauncher) and all(
-            job.config is not None and job.overrides == again
-            for job, again in zip(batch, overrides, strict=True)
-        ):
-            return run_here(launcher, batch, progress)
-        with progress.watching() if progress is not None else contextlib.nullcontext():
-            return launcher.launch(overrides, batch[0].num)
+        return launch_once(launcher, batch, [launch_overrides(job) for job in batch], progress)
     except Exception as exc:
         if not any(jobs.lost(job.dir) for job in batch):
             raise
         log.warning("the launcher lost job processes: %s", first_line(exc))
         return None
+
+
+def launch_once(
+    launcher,
+    batch: Sequence[Job],
+    overrides: Sequence[Sequence[str]] | None = None,
+    progress: SweepProgress | None = None,
+) -> Sequence[JobReturn]:
+    """The batch's JobReturns from one launch with `overrides` (default: the jobs' own):
+    the basic launcher runs jobs launched with their own overrides here, with the
+    configs composed for them; any other launcher is given the overrides."""
+    overrides = [job.overrides for job in batch] if overrides is None else overrides
+    if isinstance(launcher, BasicLauncher) and all(
+        job.config is not None and job.overrides == again
+        for job, again in zip(batch, overrides, strict=True)
+    ):
+        return run_here(launcher, batch, progress)
+    with progress.watching() if progress is not None else contextlib.nullcontext():
+        return launcher.launch(overrides, batch[0].num)
 
 
 def run_here(

@@ -56,7 +56,7 @@ def refusal(config: DictConfig) -> str | None:
     if target not in SWEEPERS:
         return (
             f"resume={resume}: the sweeper {target} cannot resume a sweep; "
-            "hydra/sweeper=basic (the default) and hydra/sweeper=optuna can"
+            "hydra/sweeper=grid (the default) and +hparams_search=optuna can"
         )
     return None
 
