@@ -21,9 +21,9 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from hydra_plugins.mnist_exp_optuna_sweeper.space import grid, search_space
 from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import repeats, study
+from mnist_exp.sweeps.space import grid, search_space
 from mnist_exp.sweeps.summary import Summary, pareto_front
 from tests.helpers import Page
 from tests.test_sweeps import metrics_of, read_summary, sweep
@@ -33,7 +33,7 @@ SEARCH = ["+hparams_search=optuna", "model.units=choice(16,32)"]
 # depend on earlier results, so a search with and without a pruner proposes the same.
 HOPELESS = [
     "+hparams_search=optuna",
-    "hydra/sweeper/sampler=random",
+    "hydra/sweeper/optuna_sampler=random",
     "training.epochs=3",
     "training.deterministic=true",
     "model.units=32",
@@ -42,7 +42,7 @@ HOPELESS = [
     "training.batch_size=64",
     "optimizer.learning_rate=tag(log,interval(1e-7,1e-1))",
 ]
-MEDIAN = ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3"]
+MEDIAN = ["hydra/sweeper/optuna_pruner=median", "hydra.sweeper.pruner.n_startup_trials=3"]
 
 
 def dashboard_get(storage: Path, path: str) -> dict:
@@ -198,7 +198,7 @@ def test_pruning_works_with_jobs_on_a_local_ray_instance(tmp_path):
 def test_a_two_metric_search_marks_the_pareto_front_optuna_finds(tmp_path):
     two = [
         *SEARCH,
-        "hydra/sweeper/sampler=nsgaii",
+        "hydra/sweeper/optuna_sampler=nsgaii",
         "hydra.sweeper.sampler.population_size=4",
         "optimized_metric=[val/accuracy,train/seconds]",
         "hydra.sweeper.n_trials=5",
@@ -250,12 +250,13 @@ def test_optuna_repeats_run_each_configuration_with_seeds_and_report_the_mean(tm
     assert list(pd.read_csv(sweep_dir / "summary_repeats.csv")["seeds"]) == [2, 2]
 
 
-# A search file as hydra-optuna-sweeper 1.3's README writes one (its example's keys).
+# A search file as hydra-optuna-sweeper 1.3's README writes one (its example's keys), its
+# defaults naming our sweeper and sampler group: hydra/sweeper=optuna stays the plugin's.
 PLUGIN_13_SEARCH = """\
 # @package _global_
 defaults:
-  - override /hydra/sweeper: optuna
-  - override /hydra/sweeper/sampler: tpe
+  - override /hydra/sweeper: optuna_search
+  - override /hydra/sweeper/optuna_sampler: tpe
 
 hydra:
   sweeper:
@@ -277,7 +278,7 @@ hydra:
 
 
 @pytest.mark.slow
-def test_a_search_file_written_for_hydra_optuna_sweeper_1_3_runs_unchanged(tmp_path):
+def test_a_search_file_written_for_hydra_optuna_sweeper_1_3_runs_with_our_names(tmp_path):
     conf = tmp_path / "conf" / "hparams_search"
     conf.mkdir(parents=True)
     (conf / "plugin13.yaml").write_text(PLUGIN_13_SEARCH)
@@ -388,7 +389,10 @@ def test_seed_groups_need_two_seeds_of_one_configuration():
         (["hydra.sweeper.sampler._target_=os.system"], "'os.system' is not allowed"),
         (["hydra.sweeper.pruner._target_=os.system"], "'os.system' is not allowed"),
         (["hydra.sweeper.custom_search_space=os.system"], "custom_search_space=os.system"),
-        (["hydra/sweeper/sampler=grid", "model.dropout=interval(0,1)"], "grid sampler needs"),
+        (
+            ["hydra/sweeper/optuna_sampler=grid", "model.dropout=interval(0,1)"],
+            "grid sampler needs",
+        ),
     ],
 )
 def test_a_search_it_cannot_run_is_refused_in_one_line_before_any_job(tmp_path, overrides, message):

@@ -1,6 +1,8 @@
-"""The Optuna sweeper's config: hydra/sweeper=optuna, with the groups
-hydra/sweeper/sampler (tpe, random, grid, nsgaii) and hydra/sweeper/pruner (none,
-median, hyperband, successive_halving).
+"""The Optuna sweeper's config: hydra/sweeper=optuna_search, with the groups
+hydra/sweeper/optuna_sampler (tpe, random, grid, nsgaii) and hydra/sweeper/optuna_pruner
+(none, median, hyperband, successive_halving), which fill hydra.sweeper.sampler and
+hydra.sweeper.pruner. Names of their own: hydra-optuna-sweeper's hydra/sweeper=optuna
+and its hydra/sweeper/sampler group stay its own for every app in the environment.
 
 The fields a search file sets are hydra-optuna-sweeper 1.3's (params, n_trials,
 n_jobs, direction, study_name, storage, sampler, max_failure_rate), so its search
@@ -14,6 +16,10 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+GROUP, PACKAGE = "hydra/sweeper", "hydra.sweeper"
+SAMPLERS = f"{GROUP}/optuna_sampler"  # its options fill hydra.sweeper.sampler
+PRUNERS = f"{GROUP}/optuna_pruner"  # and hydra.sweeper.pruner
 
 
 @dataclass
@@ -100,13 +106,16 @@ class OptunaSweeperConf:
     # Hydra leaves sampler and pruner as configs: the sweeper builds them, from Optuna's
     # classes only (their _target_ is checked first).
     _recursive_: bool = False
-    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
+    defaults: list[Any] = field(
+        default_factory=lambda: [{"optuna_sampler": "tpe"}, {"optuna_pruner": "none"}]
+    )
 
     sampler: Any = MISSING
     pruner: Any = MISSING
-    # "maximize" / "minimize", or a list of them for a list of optimized metrics; by
-    # default what the vocabulary says of optimized_metric (maximize an accuracy).
-    direction: Any = "${metric_direction:${oc.select:optimized_metric,val/accuracy}}"
+    # "maximize" / "minimize", or a list of them for a list of optimized metrics; null:
+    # what mnist-exp's vocabulary says of optimized_metric (maximize an accuracy), and
+    # hydra-optuna-sweeper's minimize for another Hydra app's task.
+    direction: Any = None
     # None: a journal file in the sweep directory; or an Optuna storage URL
     # (sqlite:///PATH.db) or a journal file's path. A stored study continues.
     storage: Optional[Any] = None
@@ -128,21 +137,21 @@ class OptunaSweeperConf:
 
 def register() -> None:
     cs = ConfigStore.instance()
-    cs.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="mnist_exp")
+    cs.store(group=GROUP, name="optuna_search", node=OptunaSweeperConf, provider="mnist_exp")
     for name, node in {
         "tpe": TPESamplerConfig,
         "random": RandomSamplerConfig,
         "grid": GridSamplerConfig,
         "nsgaii": NSGAIISamplerConfig,
     }.items():
-        cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="mnist_exp")
+        cs.store(name, node, group=SAMPLERS, package=f"{PACKAGE}.sampler", provider="mnist_exp")
     for name, node in {
         "none": NopPrunerConfig,
         "median": MedianPrunerConfig,
         "hyperband": HyperbandPrunerConfig,
         "successive_halving": SuccessiveHalvingPrunerConfig,
     }.items():
-        cs.store(group="hydra/sweeper/pruner", name=name, node=node, provider="mnist_exp")
+        cs.store(name, node, group=PRUNERS, package=f"{PACKAGE}.pruner", provider="mnist_exp")
 
 
 register()

@@ -1,6 +1,6 @@
 # mnist-exp's Optuna sweeper. Hydra instantiates plugins only from the hydra_plugins
 # namespace package, so the class lives here, not in mnist_exp/.
-"""hydra/sweeper=optuna (+hparams_search=optuna): an Optuna search, each trial a job.
+"""hydra/sweeper=optuna_search (+hparams_search=optuna): an Optuna search, each trial a job.
 
 Written for Optuna 5 from the design of hydra-optuna-sweeper (whose release for
 hydra-core 1.3 runs on Optuna 2 only), with its user-facing config, and with what it
@@ -9,7 +9,7 @@ lacks:
 - the study is always stored (by default a journal file in the sweep directory,
   mnist_exp/sweeps/study.py), so a stored study continues: the same command with
   the same storage runs until `n_trials` trials are finished in total;
-- a pruner (hydra/sweeper/pruner=median, ...): each job reports its objective to
+- a pruner (hydra/sweeper/optuna_pruner=median, ...): each job reports its objective to
   its trial after every epoch, in whatever process its launcher runs it, and stops
   when the pruner says so; the trial is recorded as pruned;
 - several objectives (optimized_metric as a list; sampler=nsgaii), whose Pareto
@@ -21,6 +21,10 @@ lacks:
   trials that were running when the sweep stopped (from their checkpoints), and
   runs new trials until n_trials are finished; a job whose process dies is
   launched again (mnist_exp/sweeps/launching.py).
+
+Another Hydra app's task is searched as hydra-optuna-sweeper searches it: each trial's
+value is what its job returns (no pruning, no resume: those read mnist-exp's run
+directories).
 """
 
 from __future__ import annotations
@@ -40,11 +44,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
+from mnist_exp.results.metrics import direction as metric_direction
 from mnist_exp.sweeps import jobs, launching, resuming
 from mnist_exp.sweeps import study as studies
 from mnist_exp.sweeps.progress import SweepProgress
-
-from .space import grid, search_space
 
 log = logging.getLogger(__name__)
 GRID = "optuna.samplers.GridSampler"
@@ -91,10 +94,16 @@ class OptunaSweeper(Sweeper):
         self.sweep_dir = Path(config.hydra.sweep.dir)
 
     def sweep(self, arguments: list[str]) -> None:
+        # Optuna only when a search runs: Hydra imports this module in every Hydra app
         import optuna
 
-        arguments, resume = resuming.take_resume(arguments)
-        self.directions = _directions(self.direction)
+        from mnist_exp.sweeps.space import grid, search_space
+
+        self.metric = jobs.objective(self.config)
+        resume = False
+        if self.metric is not None:
+            arguments, resume = resuming.take_resume(arguments)
+        self.directions = _directions(self.direction, self.metric)
         space, fixed = search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
         self.check(space, fixed)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -132,8 +141,9 @@ class OptunaSweeper(Sweeper):
             self.n_trials,
         )
         trials = finished + len(running) + max(to_go, 0)
-        metric = OmegaConf.select(self.config, "optimized_metric")
-        self.progress = SweepProgress(self.sweep_dir, trials * self.repeats, metric)
+        self.progress = None
+        if self.metric is not None:
+            self.progress = SweepProgress(self.sweep_dir, trials * self.repeats, self.metric)
         if running:
             log.info(
                 "retrying the %d trials that were running when the sweep stopped: %s",
@@ -162,11 +172,16 @@ class OptunaSweeper(Sweeper):
                 planned += launching.plan(self.config_loader, self.config, [job], num)
         for job in planned:
             resuming.check_job_unchanged(job.config, job.dir, job.num, self.sweep_dir)
-        metric = OmegaConf.select(self.config, "optimized_metric")
-        # A job that finished before the sweep stopped (its trial not told yet) is read back.
-        todo = [job for job in planned if not jobs.finished(job.dir)]
-        launched = launching.launch(self.launcher, todo, self.retries, metric, self.progress)
-        returns = [launched.get(job.num) or launching.stored_return(job, metric) for job in planned]
+        metric = self.metric
+        if metric is None:  # another app's jobs: what they return
+            returns = launching.launch_once(self.launcher, planned)
+        else:
+            # A job that finished before the sweep stopped (its trial not told yet) is read back.
+            todo = [job for job in planned if not jobs.finished(job.dir)]
+            launched = launching.launch(self.launcher, todo, self.retries, metric, self.progress)
+            returns = [
+                launched.get(job.num) or launching.stored_return(job, metric) for job in planned
+            ]
         failures = 0
         for i, trial in enumerate(trials):
             group = returns[i * self.repeats : (i + 1) * self.repeats]
@@ -182,8 +197,13 @@ class OptunaSweeper(Sweeper):
                 f"hydra.sweeper.custom_search_space={self.custom_search_space}: not supported "
                 "(a config names no code to run); describe the space in hydra.sweeper.params"
             )
-        metrics = objectives(OmegaConf.select(self.config, "optimized_metric") or [])
-        if len(metrics) != len(self.directions):
+        metrics = objectives(self.metric or [])
+        if studies.prunes(self.pruner_cfg) and not metrics:
+            raise ConfigError(
+                "hydra.sweeper.pruner: pruning needs jobs that report every epoch "
+                "(mnist-exp's, with optimized_metric)"
+            )
+        if metrics and len(metrics) != len(self.directions):
             raise ConfigError(
                 f"hydra.sweeper.direction={self.directions}: one direction per "
                 f"optimized_metric ({metrics})"
@@ -210,6 +230,8 @@ class OptunaSweeper(Sweeper):
     def build_sampler(self, space: dict):
         if self.sampler_cfg.get("_target_") == GRID:
             import optuna
+
+            from mnist_exp.sweeps.space import grid
 
             return optuna.samplers.GridSampler(grid(space), seed=self.sampler_cfg.get("seed"))
         return studies.instantiate_allowed(
@@ -268,7 +290,9 @@ class OptunaSweeper(Sweeper):
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
 
 
-def _directions(direction: Any) -> list[str]:
+def _directions(direction: Any, metric: Any) -> list[str]:
+    if direction is None:  # see OptunaSweeperConf.direction
+        direction = "minimize" if metric is None else metric_direction(metric)
     if isinstance(direction, (list, tuple, ListConfig)):
         found = [str(d) for d in direction]
     else:

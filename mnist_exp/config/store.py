@@ -14,7 +14,6 @@ from mnist_exp.config.schema import (
     TrainingConfig,
     ValidationConfig,
 )
-from mnist_exp.results import metrics
 
 
 def register(extra: dict[str, type] | None = None) -> None:
@@ -33,7 +32,5 @@ def register(extra: dict[str, type] | None = None) -> None:
     for place, node in schemas.items():
         group, name = place.rsplit("/", 1)
         cs.store(group=group, name=name, node=node)
-    # ${metric_direction:${optimized_metric}}: maximize an accuracy, minimize a loss (Optuna).
-    OmegaConf.register_new_resolver("metric_direction", metrics.direction, replace=True)
     # ${mnist_exp_groups:} in conf/hydra/help/mnist_exp.yaml: the groups --help lists.
     OmegaConf.register_new_resolver("mnist_exp_groups", help.config_groups, replace=True)

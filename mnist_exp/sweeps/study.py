@@ -66,7 +66,7 @@ def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...]):
 
 
 def pruner(node: Any):
-    """The configured pruner; NopPruner for hydra/sweeper/pruner=none."""
+    """The configured pruner; NopPruner for hydra/sweeper/optuna_pruner=none."""
     return instantiate_allowed(node, "hydra.sweeper.pruner", PRUNERS)
 
 
