@@ -5,10 +5,10 @@ cloudpickle<3 (for its AWS launcher only): that downgrades joblib 1.6 (which nee
 cloudpickle>=3) and brings boto3 and ray[default]. This one needs only `ray`.
 
 Hydra imports this module when it scans for plugins, whether or not Ray is
-installed; Ray is imported only when a sweep launches (_core.py). The values are in
-conf/hydra/launcher/ray.yaml; the typed schema is here (no `from __future__ import
-annotations`: Hydra's scan runs this module before it is in sys.modules, and the
-dataclasses would then fail to read their string annotations).
+installed; Ray is imported only when a sweep launches (_core.py). Its config and
+values are here, as hydra/launcher=mnist_exp_ray for any Hydra app (no `from
+__future__ import annotations`: Hydra's scan runs this module before it is in
+sys.modules, and the dataclasses would then fail to read their string annotations).
 """
 
 import importlib.util
@@ -24,35 +24,44 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 
 @dataclass
 class LocalRayConf:
     """The Ray instance a sweep starts when no address is given."""
 
-    temp_dir: str = MISSING
-    include_dashboard: bool = MISSING
-    num_cpus: Optional[int] = MISSING
-    num_gpus: Optional[int] = MISSING
-    object_store_memory: int = MISSING
+    # Ray's session files, logs and auth token, relative to where you run. Ray's sockets
+    # need a short path: a long one is reached through a link in /tmp.
+    temp_dir: str = "outputs/ray"
+    include_dashboard: bool = False
+    num_cpus: Optional[int] = None  # CPUs Ray hands out to jobs; None: every usable core
+    num_gpus: Optional[int] = None  # None: every visible GPU
+    object_store_memory: int = 78643200  # 75 MiB, Ray's minimum: jobs pass configs and results
 
 
 @dataclass
 class RayLauncherConf:
     _target_: str = "hydra_plugins.mnist_exp_ray_launcher.ray_launcher.RayLauncher"
-    address: Optional[str] = MISSING
-    num_cpus: float = MISSING  # per job
-    num_gpus: float = MISSING  # per job
-    max_retries: int = MISSING
-    local: LocalRayConf = field(default_factory=LocalRayConf)
+    # None: start a local Ray instance for the sweep, stopped when the sweep ends. An
+    # existing cluster: auto (the one `ray start` runs on this machine), HOST:6379 or
+    # ray://HOST:10001; its nodes need the app installed and the outputs folder shared at
+    # the same path.
+    address: Optional[str] = None
+    # What each job asks Ray for: Ray runs as many jobs at once as its CPUs and GPUs allow.
+    # With mnist-exp's training.threads=null, num_cpus is also the job's TensorFlow threads.
+    num_cpus: float = 1
+    num_gpus: float = 0
+    max_retries: int = 0  # a job whose process dies is not run again by Ray
+    local: LocalRayConf = field(default_factory=LocalRayConf)  # the local instance only
     init: dict[str, Any] = field(default_factory=dict)  # more ray.init() arguments
     remote: dict[str, Any] = field(default_factory=dict)  # more ray.remote() options
 
 
-# schema/*: hidden from --help like the other schemas; conf/hydra/launcher/ray.yaml extends it.
+# A name of its own: hydra-ray-launcher's hydra/launcher=ray stays that plugin's for every
+# app in the environment; mnist-exp's conf/hydra/launcher/ray.yaml names this one.
 ConfigStore.instance().store(
-    group="schema/launcher", name="ray", node=RayLauncherConf, provider="mnist-exp"
+    group="hydra/launcher", name="mnist_exp_ray", node=RayLauncherConf, provider="mnist_exp"
 )
 
 
