@@ -62,11 +62,18 @@ class RunInterrupted(UserError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message, else its type's name."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__
+    """The first non-empty line of an exception's message, else its type's name. A line
+    that ends in a colon is a wrapper's ("Error in call to target 'X':"): the reason
+    on the next line, or the exception it was raised from, is joined to it."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if not lines[0].endswith(":"):
+        return lines[0]
+    if len(lines) > 1:
+        return f"{lines[0]} {lines[1]}"
+    cause = exc.__cause__ or exc.__context__
+    return f"{lines[0]} {first_line(cause)}" if cause is not None else lines[0].rstrip(":")
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

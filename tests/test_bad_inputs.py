@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra.errors import InstantiationException
 
+from mnist_exp.errors import first_line
 from tests.helpers import run_cli
 
 SMOKE = "+experiment=smoke"
@@ -124,6 +126,28 @@ CONFIG_ROWS: list[Row] = [
     ("rho out of range", lambda t: ["optimizer.rho=1.5"], "optimizer.rho=1.5"),
     ("momentum out of range", lambda t: ["optimizer=sgd", "optimizer.momentum=2"], "momentum"),
     ("optimizer name vs fields", lambda t: ["optimizer.name=sgd"], "optimizer.name"),
+    # a value where a config group's option is meant: the group's syntax and its options
+    (
+        "pruner as a value",
+        lambda t: ["--multirun", "+hparams_search=optuna", "hydra.sweeper.pruner=median"],
+        "use hydra/sweeper/optuna_pruner=median (options: hyperband, median, none, "
+        "successive_halving)",
+    ),
+    (
+        "sampler as a value",
+        lambda t: ["--multirun", "+hparams_search=optuna", "hydra.sweeper.sampler=tpe"],
+        "use hydra/sweeper/optuna_sampler=tpe (options: grid, nsgaii, random, tpe)",
+    ),
+    (
+        "launcher as a value",
+        lambda t: ["--multirun", "optimizer=adam,sgd", "hydra.launcher=joblib"],
+        "use hydra/launcher=joblib (options: basic, joblib, ",
+    ),
+    (
+        "optimizer as a dict",
+        lambda t: ["optimizer={_target_:keras.optimizers.Adam}"],
+        "optimizer=NAME (options: adam, rmsprop, sgd), then its fields with optimizer.FIELD=",
+    ),
     ("seed negative", lambda t: ["training.seed=-1"], "training.seed=-1"),
     ("unknown optimizer", lambda t: ["optimizer=adamm"], "optimizer/adamm"),
     ("unknown loss", lambda t: ["loss=hinge"], "loss/hinge"),
@@ -378,6 +402,27 @@ def assert_one_line_failure(tmp_path: Path, args: list[str], expected: str) -> N
 
 def test_the_table_is_large_enough():
     assert len(CONFIG_ROWS + DATA_ROWS + MODEL_ROWS + OUTPUT_ROWS) >= 30
+
+
+def test_a_wrappers_line_keeps_its_reason():
+    """Hydra's InstantiationException names the target on its first line and the reason
+    on the next; a wrapper raised `from` another has its reason there."""
+    wrapped = InstantiationException(
+        "Error in call to target 'x.Sweeper':\nValueError('Input cfg is not an OmegaConf "
+        "config object (str)')"
+    )
+    assert first_line(wrapped) == (
+        "Error in call to target 'x.Sweeper': ValueError('Input cfg is not an OmegaConf "
+        "config object (str)')"
+    )
+    try:
+        try:
+            raise ValueError("the reason")
+        except ValueError as exc:
+            raise RuntimeError("could not start:") from exc
+    except RuntimeError as exc:
+        assert first_line(exc) == "could not start: the reason"
+    assert first_line(RuntimeError("one line\nmore")) == "one line"
 
 
 def test_a_refused_target_was_never_called(tmp_path):

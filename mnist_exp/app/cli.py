@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 
 from mnist_exp.app import resume, startup
-from mnist_exp.app.messages import one_line
+from mnist_exp.app.messages import group_as_value, one_line
 from mnist_exp.app.schemas import register
 from mnist_exp.config.help import speed_up_hydra_help
 from mnist_exp.config.schema import Config
@@ -56,7 +56,8 @@ def _main() -> int | str | None:
     except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
         if DEBUG:
             raise
-        print_error(one_line(exc))
+        reason = one_line(exc)
+        print_error(group_as_value(sys.argv[1:], reason) or reason)
         return 2
     return 0
 

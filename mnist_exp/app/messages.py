@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
@@ -61,3 +62,71 @@ def missing_launcher(message: str) -> str | None:
         f"hydra/launcher={name} needs the hydra-submitit-launcher package, which is not "
         "installed: pip install 'mnist-exp[cluster]' (or pip install hydra-submitit-launcher)"
     )
+
+
+def group_as_value(arguments: Sequence[str], reason: str) -> str | None:
+    """The line for a value given where a config group's option is meant: a key whose
+    config is chosen by a group (`hydra.sweeper.pruner=median`, `hydra.launcher=joblib`),
+    or a dict given to a group's key (`optimizer={...}`). None when no argument is one."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        try:
+            override = parser.parse_override(argument)
+        except Exception:  # Hydra reports it
+            continue
+        if override.is_add() or override.is_delete() or override.package is not None:
+            continue
+        key, value = override.key_or_group, override.value()
+        if "/" in key or not (isinstance(value, dict) or "." in key):
+            continue  # `group=option`, or a value for a key
+        try:
+            group = group_of(key)
+            options = group_options(group) if group else []
+        except Exception:  # the one line is owed whatever Hydra's loader says
+            continue
+        if not options:
+            continue
+        choice = value if value in options else "NAME"
+        options = ", ".join(options)
+        if isinstance(value, dict):
+            return (
+                f"{argument}: {key} is chosen from the config group {group}: {group}=NAME "
+                f"(options: {options}), then its fields with {key}.FIELD=VALUE ({reason})"
+            )
+        return (
+            f"{argument}: {key} is chosen from the config group {group}: use "
+            f"{group}={choice} (options: {options})"
+        )
+    return None
+
+
+def group_of(key: str) -> str | None:
+    """The config group that fills `key` ("hydra.sweeper.pruner"): the group of its path
+    (hydra/launcher for hydra.launcher) or, beside it, one named NAME or *_NAME
+    (hydra/sweeper/optuna_pruner, whose options fill hydra.sweeper.pruner)."""
+    parent, _, name = key.replace(".", "/").rpartition("/")
+    groups = list_groups(parent)
+    if name in groups:
+        return f"{parent}/{name}" if parent else name
+    found = [g for g in groups if g.endswith(f"_{name}")]
+    return f"{parent}/{found[0]}" if len(found) == 1 else None
+
+
+def list_groups(parent: str) -> list[str]:
+    return _loader().list_groups(parent)
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(_loader().get_group_options(group))
+
+
+def _loader():
+    """Hydra's config loader for mnist-exp's configs: the app's, or a new one."""
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    if not GlobalHydra.instance().is_initialized():
+        initialize_config_module(config_module="mnist_exp.conf", version_base="1.3")
+    return GlobalHydra.instance().config_loader()
