@@ -31,6 +31,10 @@ def status(job_dir: Path) -> tuple[str | None, str | None]:
     return found.get("status"), found.get("reason")
 
 
+def message(job_dir: Path) -> str | None:
+    return files.read_json_or_empty(job_dir / files.METRICS).get("message")
+
+
 def finished(job_dir: Path) -> bool:
     return status(job_dir)[0] in FINISHED
 

@@ -145,6 +145,9 @@ def launch(
                     )
                     continue
                 message = f"its process died {job.losses} times (hydra.sweeper.retries={retries})"
+                said = jobs.message(job.dir)  # what the launcher knew of the last death
+                if said and said != jobs.LOST:
+                    message += f"; the last: {said}"
                 files.record_status(job.dir, "failed", reason=jobs.KILLED, message=message)
                 log.error("job %d: %s; recorded as failed: killed", job.num, message)
                 results[job.num] = stored_return(job, metric)
