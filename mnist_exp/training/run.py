@@ -42,6 +42,8 @@ from mnist_exp.training.loops import Loop, make_loop
 from mnist_exp.training.tensors import as_tensor
 
 log = logging.getLogger(__name__)
+# What a signal that stops fit means, where its name alone does not say
+SIGNAL_MEANS = {"SIGUSR2": "SIGUSR2 (SLURM: the job's time limit is near, or it is preempted)"}
 
 
 def run(
@@ -213,8 +215,9 @@ def raise_if_cut_short(cfg, run_dir, rows, stop_on_signal, stop_on_nan) -> None:
     if stop_on_signal.received or stop_on_nan.tripped:
         run_files.write_history(run_dir, rows)
     if stop_on_signal.received:
+        said = SIGNAL_MEANS.get(stop_on_signal.received, stop_on_signal.received)
         raise RunInterrupted(
-            f"{stop_on_signal.received} after epoch {len(rows)} of "
+            f"{said} after epoch {len(rows)} of "
             f"{cfg.training.epochs}; continue with: mnist-exp resume={run_dir}",
             stop_on_signal.received,
         )

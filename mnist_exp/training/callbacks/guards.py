@@ -38,13 +38,15 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class StopOnSignal(keras.callbacks.Callback):
-    """SIGINT (Ctrl-C) or SIGTERM ends fit after the current step.
+    """SIGINT (Ctrl-C), SIGTERM or SIGUSR2 ends fit after the current step. SIGUSR2 is
+    the warning SLURM sends a job (as submitit asks: --signal=USR2@signal_delay_s)
+    before its time limit or when it is preempted.
 
     The unfinished epoch is not recorded or checkpointed, so the last checkpoint
     is the last completed epoch. A second signal interrupts at once.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
     def __init__(self) -> None:
         super().__init__()
