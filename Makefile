@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 SWEEP_BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run smoke sweep test test-fast bench lint clean
+.PHONY: help install browser slurm run smoke sweep test test-fast bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ smoke: install ## a run of seconds: +experiment=smoke
 sweep: install ## a small sweep on the bundled digits (8 runs of +experiment=tutorial_sweep) and its summary
 	$(BIN)/mnist-exp -m +experiment=tutorial_sweep training.epochs=3 training.batch_size=128
 
-test: install browser ## run every test, slow ones included
+test: install browser slurm ## run every test, slow ones included
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 browser: ## Debian's chromium for the browser test of report.html, where apt-get can install it
@@ -41,6 +41,13 @@ browser: ## Debian's chromium for the browser test of report.html, where apt-get
 		&& { apt-get install -y -qq chromium >/dev/null 2>&1 \
 			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
 		|| echo "chromium not installed (apt-get install chromium): the browser test will skip"
+
+slurm: ## Debian's slurm-wlm and munge for the tests' one-node SLURM cluster, where apt-get can install them
+	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null 2>&1 && export DEBIAN_FRONTEND=noninteractive \
+		&& { apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1; }; }; } \
+		|| echo "slurm-wlm not installed (apt-get install slurm-wlm munge): the SLURM cluster tests will skip"
 
 test-fast: install ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
