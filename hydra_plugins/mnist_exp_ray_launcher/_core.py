@@ -99,8 +99,11 @@ def _run_job(
     cwd = Path(str(sweep_config.hydra.runtime.cwd))
     if cwd.is_dir():
         os.chdir(cwd)
+    context = ray.get_runtime_context()
     with open_dict(sweep_config):
-        sweep_config.hydra.job.id = ray.get_runtime_context().get_task_id()
+        sweep_config.hydra.job.id = context.get_task_id()
+    # Ray shows a task's output in the sweep's console, prefixed with the task's name
+    print(f"job {sweep_config.hydra.job.num} runs on Ray node {context.get_node_id()}", flush=True)
     HydraConfig.instance().set_config(sweep_config)
     return run_job(
         hydra_context=hydra_context,
