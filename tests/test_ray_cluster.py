@@ -35,7 +35,9 @@ def test_a_sweep_spreads_over_the_clusters_nodes_and_survives_a_killed_worker(
 ):
     sweep_dir = tmp_path / "sweep"
     env = cli_env(tmp_path)
-    env.pop("RAY_ADDRESS", None)  # auto: the cluster `ray start` runs on this machine
+    # auto: the cluster RAY_ADDRESS names, as `ray start --head` says to set it (else the
+    # one Ray finds running on this machine, which another cluster here makes ambiguous)
+    env["RAY_ADDRESS"] = ray_cluster.address
     args = [sys.executable, "-m", "mnist_exp", "-m", *SMALL, *GRID, "training.epochs=60"]
     args += [
         "hydra/launcher=ray",
