@@ -27,16 +27,32 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hydra.core.singleton import Singleton
 from hydra.test_utils.launcher_common_tests import (
     BatchedSweeperTestSuite,
     IntegrationTestSuite,
     LauncherTestSuite,
 )
+from hydra.version import VersionBase
 from omegaconf import OmegaConf
 
 from tests.helpers import ROOT
 
 GRID = ["hydra/sweeper=grid"]
+
+
+@pytest.fixture(autouse=True)
+def version_base_as_in_a_new_process():
+    """Hydra's suites' apps set no version_base and so read Hydra's process-wide one:
+    unset in Hydra's own test runs (1.1's defaults: each job in its own working
+    directory), whatever mnist-exp's tests set before in this process (1.3)."""
+    state = Singleton.get_state()
+    instances = {kind: i for kind, i in state["instances"].items() if kind is not VersionBase}
+    Singleton.set_state({**state, "instances": instances})  # a new one when first asked
+    yield
+    Singleton.set_state(state)
+
+
 # Hydra's suites run apps without version_base, as Hydra's own tests do
 pytestmark = pytest.mark.filterwarnings("ignore:Future Hydra versions:UserWarning")
 
