@@ -96,6 +96,7 @@ def test_cancelled_tasks_end_the_sweep_and_are_listed(slurm, tmp_path):  # noqa:
     assert "SIGTERM" in metrics_of(sweep_dir / "0")["message"]
     # cancelled before it started: recorded as killed, with what SLURM said
     assert (table.loc[2, "status"], table.loc[2, "reason"]) == ("failed", "killed")
+    assert list(table["optimizer"]) == ["adam", "rmsprop", "sgd"]  # its overrides too
     message = metrics_of(sweep_dir / "2")["message"]
     assert f"SLURM job {array_id}_2 ended without a result (no longer in SLURM's queue)" in message
     assert "3 jobs" in stdout

@@ -87,6 +87,9 @@ def result(job: Any, launcher: Any, overrides: Sequence[str], num: int) -> JobRe
         loader = launcher.hydra_context.config_loader
         job_cfg = launching.compose(loader, launcher.config, overrides, num)
         job_dir = Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
+        if not job_dir.is_dir():  # it never started: its overrides for the summary's row
+            (job_dir / ".hydra").mkdir(parents=True)
+            OmegaConf.save(OmegaConf.create(list(overrides)), job_dir / ".hydra/overrides.yaml")
         mark_lost(job_dir, message)
         return JobReturn(
             overrides=list(overrides),
