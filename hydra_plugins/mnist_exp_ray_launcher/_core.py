@@ -10,6 +10,7 @@ local instance is started on the first launch and stopped when the process exits
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import math
 import os
@@ -53,12 +54,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     start(params)
     resources = ray.cluster_resources()
     log.info(
-        "Ray launcher: %d jobs, %s CPU and %s GPU each, on Ray at %s (%d CPUs, %d GPUs); "
-        "sweep output dir: %s",
+        "Ray launcher: %d jobs, %s CPU and %s GPU each, on Ray at %s (%d nodes, %d CPUs, "
+        "%d GPUs); sweep output dir: %s",
         len(job_overrides),
         params.num_cpus,
         params.num_gpus,
         ray.get_runtime_context().gcs_address,
+        sum(node["Alive"] for node in ray.nodes()),  # a cluster's, by address: all of them
         resources.get("CPU", 0),
         resources.get("GPU", 0),
         sweep_dir,
@@ -99,19 +101,30 @@ def _run_job(
     cwd = Path(str(sweep_config.hydra.runtime.cwd))
     if cwd.is_dir():
         os.chdir(cwd)
-    context = ray.get_runtime_context()
     with open_dict(sweep_config):
-        sweep_config.hydra.job.id = context.get_task_id()
-    # Ray shows a task's output in the sweep's console, prefixed with the task's name
-    print(f"job {sweep_config.hydra.job.num} runs on Ray node {context.get_node_id()}", flush=True)
+        sweep_config.hydra.job.id = ray.get_runtime_context().get_task_id()
     HydraConfig.instance().set_config(sweep_config)
     return run_job(
         hydra_context=hydra_context,
-        task_function=task_function,
+        task_function=on_this_node(task_function, sweep_config.hydra.job.num),
         config=sweep_config,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
     )
+
+
+def on_this_node(task_function: TaskFunction, num: int) -> TaskFunction:
+    """task_function, first saying which node runs the job: on a cluster, in the job's own
+    log (its run directory, where Hydra's job logging writes once run_job has set it up)
+    and, through Ray, in the sweep's console. A job launched again says it again."""
+
+    @functools.wraps(task_function)
+    def job(cfg: DictConfig) -> Any:
+        node = ray.get_runtime_context().get_node_id()
+        log.info("job %d runs on Ray node %s (%s)", num, node, ray.util.get_node_ip_address())
+        return task_function(cfg)
+
+    return job
 
 
 def result(idx: int, sweep_config: DictConfig, ref: Any) -> JobReturn:
@@ -142,6 +155,8 @@ def start(params: DictConfig) -> None:
         return
     init = OmegaConf.to_container(params.init, resolve=True)
     if params.address:
+        # This process joins as a driver only; at exit Ray disconnects it (its own atexit
+        # ray.shutdown stops only what this process started), and the cluster runs on.
         log.info("Connecting to the Ray cluster at %s", params.address)
         ray.init(address=params.address, **init)
     else:
