@@ -3,6 +3,7 @@ composed as the CLI composes them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def own_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MNIST_EXP_CACHE", str(folder))
         yield folder
+
+
+@pytest.fixture(autouse=True)
+def environment_as_before():
+    """The process environment after each test as it was before: what code run in-process
+    sets (Ray's launcher sets its token's path) reaches no later test's subprocesses."""
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 @pytest.fixture(scope="session")

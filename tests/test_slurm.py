@@ -4,8 +4,10 @@ while pending and while running, and a job past its time limit, resumed."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,12 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
         raise
 
 
+def submitted_tasks(sweep_dir: Path) -> Iterator[Path]:
+    """The folders submitit made for the array's tasks: .submitit/ARRAY_TASK."""
+    folders = (sweep_dir / ".submitit").glob("*_*")
+    return (folder for folder in folders if re.fullmatch(r"\d+_\d+", folder.name))
+
+
 def test_a_sweep_runs_as_a_slurm_job_array(slurm, tmp_path):  # noqa: F811
     sweep_dir = tmp_path / "sweep"
     result = mnist_exp(
@@ -49,8 +57,8 @@ def test_a_sweep_runs_as_a_slurm_job_array(slurm, tmp_path):  # noqa: F811
     assert list(table["job"]) == [0, 1, 2] and set(table["status"]) == {"completed"}
     # the jobs ran as tasks of one array on the cluster, not here
     arrays = {job_id.split("_")[0] for job_id in slurm.jobs()}
-    submitted = {p.name for p in (sweep_dir / ".submitit").iterdir()}
-    assert submitted & arrays
+    submitted = {p.name.split("_")[0] for p in submitted_tasks(sweep_dir)}
+    assert submitted and submitted <= arrays
     # no accounting here: one line says so, and none of submitit's sacct warnings
     log = result.stdout + result.stderr
     assert log.count("SLURM job accounting is not available") == 1
@@ -67,8 +75,9 @@ def test_cancelled_tasks_end_the_sweep_and_are_listed(slurm, tmp_path):  # noqa:
         f"hydra.sweep.dir={sweep_dir}", wait=False,
     )  # fmt: skip
     try:
-        # .submitit/ID holds the array's files, .submitit/ID_N each task's
-        array = slurm.wait_for(lambda: next(iter((sweep_dir / ".submitit").glob("*")), None))
+        # .submitit/ID_N holds task N's files once the array is submitted (before, submitit
+        # writes its pickles to .submitit/UUID.pkl)
+        array = slurm.wait_for(lambda: next(submitted_tasks(sweep_dir), None))
         array_id = array.name.split("_")[0]
 
         def first_training():
