@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_exp.results import files, metrics
@@ -51,3 +53,30 @@ def test_the_vocabulary_names_keras_logs_and_ranks_by_direction():
 )
 def test_each_metric_is_printed_in_its_own_format(value, name, text):
     assert metrics.format_value(value, name) == text
+
+
+def test_the_best_epoch_is_the_objectives_best_and_val_loss_its_lowest_when_optimized():
+    from mnist_exp.training.run import Evaluation, best_epoch_metric, run_metrics
+
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "train/loss": [0.9, 0.5, 0.3],
+            "train/accuracy": [0.7, 0.8, 0.9],
+            "val/loss": [0.8, 0.4, 0.6],  # lowest at epoch 2
+            "val/accuracy": [0.6, 0.7, 0.8],  # highest at epoch 3
+        }
+    )
+    evaluation = Evaluation(0.5, np.zeros(4), np.ones(4), correct=3, incorrect=1)
+    assert best_epoch_metric("val/accuracy") == "val/accuracy"
+    assert best_epoch_metric(["val/loss", "train/seconds"]) == "val/loss"
+    assert best_epoch_metric("test/accuracy") == "val/accuracy"  # not measured every epoch
+    assert best_epoch_metric("train/loss") == "val/accuracy"  # not a validation metric
+    by_accuracy = run_metrics(history, evaluation, 100, 2.0)
+    assert (by_accuracy["val/best_epoch"], by_accuracy["val/loss"]) == (3, 0.6)
+    by_loss = run_metrics(history, evaluation, 100, 2.0, best_by="val/loss")
+    assert (by_loss["val/best_epoch"], by_loss["val/loss"], by_loss["val/accuracy"]) == (
+        2,
+        0.4,
+        0.7,
+    )

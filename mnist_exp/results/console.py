@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_exp.results.metrics import format_value
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, format_value
 
 
 def print_error(message: str) -> None:
@@ -29,7 +29,10 @@ def stopped(metrics: dict) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
-def print_run(console: Console, metrics: dict, run_dir: Path) -> None:
+def print_run(
+    console: Console, metrics: dict, run_dir: Path, best_by: str = DEFAULT_OBJECTIVE
+) -> None:
+    """The run's table; best_by: the metric that picked its best epoch."""
     table = Table(title="mnist-exp run", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -43,7 +46,10 @@ def print_run(console: Console, metrics: dict, run_dir: Path) -> None:
         ("test accuracy", shown("test/accuracy")),
         ("correct / incorrect", f"{metrics['test/correct']} / {metrics['test/incorrect']} of {n}"),
         ("test loss", shown("test/loss")),
-        ("best val accuracy", f"{shown('val/accuracy')} (epoch {metrics['val/best_epoch']})"),
+        (
+            f"best {best_by.replace('/', ' ')}",
+            f"{shown(best_by)} (epoch {metrics['val/best_epoch']})",
+        ),
         ("epochs", str(metrics["epochs"]) + stopped(metrics)),
         (
             "fit time",

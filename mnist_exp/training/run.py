@@ -31,6 +31,7 @@ from mnist_exp.models.files import check_reload, load_model, save_model
 from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, EPOCH_NAMES, direction, objectives
 from mnist_exp.training import devices, reuse, threads
 from mnist_exp.training.callbacks import checkpoint, pruning, trackers
 from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
@@ -274,8 +275,15 @@ def write_results(
         evaluation.predicted,
         dataset.meta["class_names"],
     )
+    best_by = best_epoch_metric(cfg.optimized_metric)
     metrics = {
-        **run_metrics(history, evaluation, len(dataset.y_train), measured["train/seconds"]),
+        **run_metrics(
+            history,
+            evaluation,
+            len(dataset.y_train),
+            measured["train/seconds"],
+            best_by,
+        ),
         **measured["stopped"],
         "params": built.model.count_params(),
         "threads": measured["threads"],
@@ -290,13 +298,28 @@ def write_results(
         metrics["resumed_after_epoch"] = state.epoch
     files.write_json(run_dir / files.METRICS, metrics)
     shutil.rmtree(run_dir / checkpoint.FOLDER, ignore_errors=True)  # model.keras supersedes it
-    print_run(console, metrics, run_dir)
+    print_run(console, metrics, run_dir, best_by)
     return metrics
 
 
-def run_metrics(history: pd.DataFrame, evaluation: Evaluation, n_train: int, seconds: float):
-    """What the run measured, by the vocabulary's names; val/* are the best epoch's."""
-    best = int(history["val/accuracy"].idxmax())
+def best_epoch_metric(optimized_metric) -> str:
+    """What picks the run's best epoch: the (first) objective where it is a validation
+    metric measured every epoch (val/loss: its lowest), else val/accuracy."""
+    first = objectives(optimized_metric)[0]
+    return first if first.startswith("val/") and first in EPOCH_NAMES else DEFAULT_OBJECTIVE
+
+
+def run_metrics(
+    history: pd.DataFrame,
+    evaluation: Evaluation,
+    n_train: int,
+    seconds: float,
+    best_by: str = DEFAULT_OBJECTIVE,
+):
+    """What the run measured, by the vocabulary's names; val/* are the best epoch's, the
+    best by `best_by`."""
+    column = history[best_by]
+    best = int(column.idxmin() if direction(best_by) == "minimize" else column.idxmax())
     n_test = evaluation.correct + evaluation.incorrect
     return {
         "status": "completed",
