@@ -149,6 +149,7 @@ CONFIG_ROWS: list[Row] = [
         "optimizer=NAME (options: adam, rmsprop, sgd), then its fields with optimizer.FIELD=",
     ),
     ("seed negative", lambda t: ["training.seed=-1"], "training.seed=-1"),
+    ("no model.keras", lambda t: ["save.keras=false"], "save.keras=False is not allowed: true"),
     ("unknown optimizer", lambda t: ["optimizer=adamm"], "optimizer/adamm"),
     ("unknown loss", lambda t: ["loss=hinge"], "loss/hinge"),
     ("unknown model", lambda t: ["model=three_hidden"], "model/three_hidden"),

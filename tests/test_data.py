@@ -106,7 +106,7 @@ def test_npz_in_keras_layout(tmp_path, raw):
     assert counts(ds.y_train) == [18] * 10
     assert counts(ds.y_val) == [2] * 10
     assert counts(ds.y_test) == [5] * 10
-    assert ds.input_dim == 784 and ds.n_classes == 10
+    assert ds.x_train.shape[1:] == (784,) and ds.n_classes == 10
     # The test set is neither split nor reordered: pixels / 255, flattened.
     np.testing.assert_array_equal(ds.y_test, raw["y_test"])
     np.testing.assert_allclose(ds.x_test, raw["x_test"].reshape(N_TEST, 784) / 255.0, rtol=1e-6)

@@ -163,8 +163,17 @@ class TrainingConfig:
 
 @dataclass
 class SaveConfig:
-    keras: bool = True  # model.keras, the format that is reloaded and checked
+    keras: bool = True  # model.keras: always written (reloaded, checked, read by predict)
     h5: bool = False  # legacy HDF5 copy beside it
+
+    def __post_init__(self) -> None:
+        require(
+            self.keras is True,
+            "save.keras",
+            self.keras,
+            "true: every run writes model.keras (the reload check, resume, mnist-exp-predict"
+            " and compare read it); save.h5=true adds model.h5 beside it",
+        )
 
 
 @dataclass

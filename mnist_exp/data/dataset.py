@@ -37,10 +37,6 @@ class Dataset:
         return IMAGE_SHAPE
 
     @property
-    def input_dim(self) -> int:
-        return self.x_train.shape[1]
-
-    @property
     def n_classes(self) -> int:
         return len(self.meta["class_names"])
 
