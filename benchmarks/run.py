@@ -114,6 +114,13 @@ def cnn_systems(data: datasets.Choice, with_torch: bool, epochs: int) -> list[Sy
             group="cnn",
         ),
         System("cnn_mnist_exp", "mnist-exp model=cnn", "mnist-exp", cnn, group="cnn"),
+        System(
+            "cnn_keras_loop",
+            "mnist-exp model=cnn, training.loop=keras",
+            "mnist-exp",
+            [*cnn, "training.loop=keras"],
+            group="cnn",
+        ),
     ]
     if with_torch:
         found.insert(

@@ -145,8 +145,14 @@ CONFIG_ROWS: list[Row] = [
     ),
     (
         "optimizer as a dict",
-        lambda t: ["optimizer={_target_:keras.optimizers.Adam}"],
+        lambda t: ["optimizer={beta_1:0.8}"],
         "optimizer=NAME (options: adam, rmsprop, sgd), then its fields with optimizer.FIELD=",
+    ),
+    (
+        "another optimizer's class for these fields",
+        lambda t: ["optimizer={_target_:keras.optimizers.Adam}"],
+        "optimizer._target_='keras.optimizers.Adam' is not allowed: 'keras.optimizers.RMSprop'"
+        " for these fields; pick another with optimizer=",
     ),
     ("seed negative", lambda t: ["training.seed=-1"], "training.seed=-1"),
     ("no model.keras", lambda t: ["save.keras=false"], "save.keras=False is not allowed: true"),
@@ -215,6 +221,21 @@ CONFIG_ROWS: list[Row] = [
         "a _target_ nested in a callback's arguments",
         lambda t: [f"--config-dir={own_callback(t, 'os.getcwd', nested=True)}", "callbacks=[mine]"],
         "callbacks.mine.argument._target_='os.getcwd' is not allowed",
+    ),
+    (
+        "an optimizer's _target_ outside keras.optimizers",
+        lambda t: ["optimizer._target_=os.system"],
+        "optimizer._target_='os.system' is not allowed: a class or function of keras.optimizers",
+    ),
+    (
+        "a loss's _target_ outside keras.losses",
+        lambda t: ["loss._target_=keras.optimizers.Adam"],
+        "loss._target_='keras.optimizers.Adam' is not allowed",
+    ),
+    (
+        "a schedule's _target_ outside its module",
+        lambda t: ["schedule._target_=mnist_exp.training.run.train"],
+        "schedule._target_='mnist_exp.training.run.train' is not allowed",
     ),
 ]
 

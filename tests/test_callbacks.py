@@ -246,6 +246,6 @@ def test_each_schedule_as_keras_computes_it(schedule, steps, expected):
         "step": schedules.StepConfig(step_epochs=5, gamma=0.1),
         "cosine": schedules.CosineConfig(),
     }[schedule]
-    rate = cfg.build(1e-3, steps_per_epoch=10, epochs=10)
+    rate = schedules.build(cfg, 1e-3, steps_per_epoch=10, epochs=10)
     got = [float(rate(step)) if callable(rate) else rate for step in steps]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)

@@ -148,9 +148,15 @@ def test_optimizer_options(settings, option, cls, kwargs):
     assert type(optimizer) is cls
     assert isinstance(optimizer, OptimizerConfig)
     assert optimizer.name == option
-    # keras_kwargs are exactly the optimizer's keyword arguments, without the name.
-    assert optimizer.keras_kwargs() == pytest.approx(kwargs)
-    assert set(optimizer.keras_kwargs()) == set(kwargs)
+    # its _target_ builds the Keras optimizer of that name, the fields its arguments
+    from mnist_exp.training.compile import build_optimizer
+
+    built = build_optimizer(optimizer)
+    assert f"keras.optimizers.{type(built).__name__}" == optimizer._target_
+    assert type(built).__name__.lower() == option
+    config = built.get_config()
+    assert {key: config[key] for key in kwargs} == pytest.approx(kwargs)
+    assert config["name"] == option
 
 
 @pytest.mark.parametrize(
@@ -409,12 +415,15 @@ def test_wrong_type_fails_at_compose_naming_the_key(compose, override, key):
 # --- the schemas themselves -------------------------------------------------------------------
 
 
-def test_keras_kwargs_follow_field_changes():
-    assert SGDConfig(learning_rate=0.1, momentum=0.9, nesterov=True).keras_kwargs() == {
-        "learning_rate": 0.1,
-        "momentum": 0.9,
-        "nesterov": True,
-    }
+def test_the_built_optimizer_follows_field_changes():
+    from mnist_exp.training.compile import build_optimizer
+
+    built = build_optimizer(SGDConfig(learning_rate=0.1, momentum=0.9, nesterov=True))
+    config = built.get_config()
+    assert (config["momentum"], config["nesterov"]) == (pytest.approx(0.9), True)
+    assert float(built.learning_rate) == pytest.approx(0.1)
+    # the run's learning rate (replica scaling, a schedule) overrides the config's
+    assert float(build_optimizer(SGDConfig(learning_rate=0.1), 0.5).learning_rate) == 0.5
 
 
 # --- no TensorFlow while configuring --------------------------------------------------------

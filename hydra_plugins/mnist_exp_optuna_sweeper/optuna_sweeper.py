@@ -41,6 +41,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mnist_exp.config.targets import instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
@@ -234,9 +235,7 @@ class OptunaSweeper(Sweeper):
             from mnist_exp.sweeps.space import grid
 
             return optuna.samplers.GridSampler(grid(space), seed=self.sampler_cfg.get("seed"))
-        return studies.instantiate_allowed(
-            self.sampler_cfg, "hydra.sweeper.sampler", studies.SAMPLERS
-        )
+        return instantiate_allowed(self.sampler_cfg, "hydra.sweeper.sampler", studies.SAMPLERS)
 
     def job_overrides(self, trial, fixed: list[str]) -> list[list[str]]:
         """The overrides of the trial's jobs: one, or one per seed with repeats."""

@@ -1,10 +1,10 @@
-"""Typed schemas of the optimizer group: one per Keras optimizer, its keyword arguments."""
+"""Typed schemas of the optimizer group: one per Keras optimizer, its class as
+`_target_` and its keyword arguments as fields (`name` too: Keras' optimizers take it)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from omegaconf import MISSING
 
@@ -13,29 +13,28 @@ from mnist_exp.errors import require
 
 @dataclass
 class OptimizerConfig:
-    """Fields are the keyword arguments of the Keras optimizer of that name."""
+    """Fields are the keyword arguments of the Keras optimizer `_target_` names."""
 
+    _target_: str = MISSING
     name: str = MISSING
     learning_rate: float = 0.001
 
     def __post_init__(self) -> None:
-        default = type(self).__dataclass_fields__["name"].default
-        if default is not MISSING:  # each subclass holds the fields of one optimizer
+        for key in ("_target_", "name"):  # each subclass holds the fields of one optimizer
+            default = type(self).__dataclass_fields__[key].default
             require(
-                self.name == default,
-                "optimizer.name",
-                self.name,
+                default is MISSING or getattr(self, key) == default,
+                f"optimizer.{key}",
+                getattr(self, key),
                 f"{default!r} for these fields; pick another with optimizer={names()}",
             )
         lr = self.learning_rate
         require(lr > 0 and math.isfinite(lr), "optimizer.learning_rate", lr, "a finite number > 0")
 
-    def keras_kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "name"}
-
 
 @dataclass
 class RMSpropConfig(OptimizerConfig):
+    _target_: str = "keras.optimizers.RMSprop"
     name: str = "rmsprop"
     rho: float = 0.9
     momentum: float = 0.0
@@ -53,6 +52,7 @@ class RMSpropConfig(OptimizerConfig):
 
 @dataclass
 class AdamConfig(OptimizerConfig):
+    _target_: str = "keras.optimizers.Adam"
     name: str = "adam"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -69,6 +69,7 @@ class AdamConfig(OptimizerConfig):
 
 @dataclass
 class SGDConfig(OptimizerConfig):
+    _target_: str = "keras.optimizers.SGD"
     name: str = "sgd"
     learning_rate: float = 0.01
     momentum: float = 0.0

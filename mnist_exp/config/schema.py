@@ -19,7 +19,10 @@ from mnist_exp.config.trackers import LoggerConfig
 from mnist_exp.errors import require
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objectives
 
-LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+LOSS_NAMES = {  # each loss's Keras class
+    "categorical_crossentropy": "keras.losses.CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "keras.losses.SparseCategoricalCrossentropy",
+}
 VALIDATION_SPLITS = ("holdout", "test")
 STRATEGIES = ("default", "mirrored")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -82,11 +85,14 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
+    _target_: Optional[str] = None  # the Keras loss class; null: the one `name` names
     # The label encoding follows from this: one-hot for categorical, class ids for sparse.
     name: str = MISSING
 
     def __post_init__(self) -> None:
-        require_choice("loss.name", self.name, LOSS_NAMES)
+        require_choice("loss.name", self.name, tuple(LOSS_NAMES))
+        if self._target_ is None:
+            self._target_ = LOSS_NAMES[self.name]
 
     @property
     def one_hot(self) -> bool:

@@ -10,7 +10,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from mnist_exp.config import optimizers
 from mnist_exp.config.schema import Config
-from mnist_exp.config.targets import check_targets
+from mnist_exp.config.targets import TARGETS, check_targets
 from mnist_exp.errors import ConfigError, require
 from mnist_exp.results.metrics import EPOCH_NAMES
 
@@ -21,6 +21,9 @@ def to_settings(cfg: DictConfig) -> Config:
     Raises ConfigError naming the key when a value is out of range.
     """
     check_keys(cfg, "")
+    for group in ("optimizer", "loss", "schedule"):  # before to_object: nothing built yet
+        if OmegaConf.is_dict(cfg.get(group)):
+            check_targets(OmegaConf.to_container(cfg[group], resolve=True), group, TARGETS[group])
     callbacks = cfg.get("callbacks")
     if OmegaConf.is_config(callbacks):  # before to_object builds the callbacks' schemas
         check_callbacks(OmegaConf.to_container(callbacks, resolve=True))

@@ -1,26 +1,35 @@
-"""The `_target_`s a config may name: Keras' callbacks and mnist-exp's own (and, for
-the Optuna sweeper, Optuna's samplers and pruners).
+"""The one way from config to object: a config node names what it builds as
+``_target_`` and Hydra's instantiate builds it, once, where the run starts, from an
+allow-list.
 
-A callback's config names the class that is built from it (``_target_``, as
-Hydra's instantiate reads it). Only classes of the modules below are allowed: a
-config file cannot make a run call anything else (``os.system``, say). Checked
-when the config is composed, before anything is built (and again when it is:
-training/callbacks/from_config.py).
+Each group may name classes or functions of its own modules only (TARGETS): a config
+file cannot make a run call anything else (``os.system``, say). Checked when the
+config is composed, before anything is built (config/settings.py), and again when
+it is (`instantiate_allowed`). ALLOWED_MODULES is the whole list, for anything that
+takes one list (Hydra's own allow-list of targets, where it has one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 from mnist_exp.errors import ConfigError
 
-ALLOWED_MODULES = ("keras.callbacks", "mnist_exp.training.callbacks")
+TARGETS = {
+    "optimizer": ("keras.optimizers",),
+    "loss": ("keras.losses",),
+    "schedule": ("mnist_exp.training.schedules",),
+    "callbacks": ("keras.callbacks", "mnist_exp.training.callbacks"),
+}
+ALLOWED_MODULES = tuple(module for modules in TARGETS.values() for module in modules)
+CALLBACK_MODULES = TARGETS["callbacks"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
-def allowed(target: Any, modules: tuple[str, ...] = ALLOWED_MODULES) -> bool:
-    """Whether `target` is a dotted class path inside one of `modules`."""
+def allowed(target: Any, modules: tuple[str, ...] = CALLBACK_MODULES) -> bool:
+    """Whether `target` is a dotted path inside one of `modules`."""
     return (
         isinstance(target, str)
         and _NAME.match(target) is not None
@@ -28,16 +37,40 @@ def allowed(target: Any, modules: tuple[str, ...] = ALLOWED_MODULES) -> bool:
     )
 
 
-def check_targets(node: Any, key: str, modules: tuple[str, ...] = ALLOWED_MODULES) -> None:
+def check_targets(node: Any, key: str, modules: tuple[str, ...] = CALLBACK_MODULES) -> None:
     """Refuse any `_target_` under `node` (a mapping or list, nested) outside `modules`."""
     if isinstance(node, dict):
         target = node.get("_target_")
         if "_target_" in node and not allowed(target, modules):
             raise ConfigError(
-                f"{key}._target_={target!r} is not allowed: a class of " + " or ".join(modules)
+                f"{key}._target_={target!r} is not allowed: a class or function of "
+                + " or ".join(modules)
             )
         for name, value in node.items():
             check_targets(value, f"{key}.{name}", modules)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             check_targets(value, f"{key}[{i}]", modules)
+
+
+def as_dict(node: Any) -> Any:
+    """A schema object (dataclass) or an OmegaConf node as plain, resolved containers."""
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return dataclasses.asdict(node)
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...], **kwargs: Any):
+    """What `node` describes, built by Hydra's instantiate; its `_target_` (and any nested
+    one) inside `modules`. kwargs: what only the run knows (the learning rate, say)."""
+    from hydra.utils import instantiate
+
+    node = as_dict(node)
+    if not isinstance(node, dict) or "_target_" not in node:
+        raise ConfigError(f"{key} needs a _target_ (one of {', '.join(modules)})")
+    check_targets(node, key, modules)
+    return instantiate(node, **kwargs)

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mnist_exp.config.targets import check_targets
+from mnist_exp.config.targets import instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import sqlite_path
 
@@ -50,19 +50,6 @@ def storage(spec: Any, sweep_dir: str | Path):
 def describe_storage(spec: Any, sweep_dir: str | Path) -> str:
     """Where the study is kept, as a user would name it again."""
     return str(spec) if spec is not None else str(Path(sweep_dir) / STORAGE_FILE)
-
-
-def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...]):
-    """An Optuna sampler or pruner from its config, its `_target_` inside `modules`."""
-    from hydra.utils import instantiate
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
-    if not isinstance(node, dict) or "_target_" not in node:
-        raise ConfigError(f"{key} needs a _target_ (one of {', '.join(modules)})")
-    check_targets(node, key, modules)
-    return instantiate(node)
 
 
 def pruner(node: Any):

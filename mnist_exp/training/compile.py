@@ -1,4 +1,5 @@
-"""What a model trains with: its optimizer and loss, from their config subtrees."""
+"""What a model trains with: its optimizer and loss, built from their config subtrees
+by their `_target_`s (config/targets.py)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,29 @@ import keras
 
 from mnist_exp.config.optimizers import OptimizerConfig
 from mnist_exp.config.schema import LossConfig
+from mnist_exp.config.targets import TARGETS, as_dict, instantiate_allowed
+
+# Categorical cross-entropy on class ids is its sparse form: the same values.
+ON_CLASS_IDS = {
+    "keras.losses.CategoricalCrossentropy": "keras.losses.SparseCategoricalCrossentropy"
+}
 
 
 def build_optimizer(cfg: OptimizerConfig, learning_rate=None) -> keras.optimizers.Optimizer:
-    """The Keras optimizer of that name, with the config's fields as its arguments;
-    learning_rate overrides the config's (replica scaling)."""
-    kwargs = cfg.keras_kwargs()
-    if learning_rate is not None:
-        kwargs["learning_rate"] = learning_rate
-    return keras.optimizers.get({"class_name": cfg.name, "config": kwargs})
+    """The Keras optimizer `cfg` names, with its fields as arguments; learning_rate (a
+    float, or a Keras schedule: training/schedules.py) overrides the config's."""
+    run = {} if learning_rate is None else {"learning_rate": learning_rate}
+    return instantiate_allowed(cfg, "optimizer", TARGETS["optimizer"], **run)
 
 
 def build_loss(cfg: LossConfig, one_hot: bool | None = None) -> keras.losses.Loss:
     """The configured loss, for labels encoded as `one_hot` says (default: as the loss
-    names them). Categorical cross-entropy on class ids is its sparse form: same values."""
-    if cfg.one_hot if one_hot is None else one_hot:
-        return keras.losses.CategoricalCrossentropy()
-    return keras.losses.SparseCategoricalCrossentropy()
+    names them)."""
+    on_class_ids = not (cfg.one_hot if one_hot is None else one_hot)
+    spec = as_dict(cfg)
+    if on_class_ids:
+        spec["_target_"] = ON_CLASS_IDS.get(spec["_target_"], spec["_target_"])
+    return instantiate_allowed(spec, "loss", TARGETS["loss"])
 
 
 def compile_model(model, optimizer: OptimizerConfig, loss: LossConfig, learning_rate, one_hot):

@@ -32,7 +32,7 @@ from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, EPOCH_NAMES, direction, objectives
-from mnist_exp.training import devices, reuse, threads
+from mnist_exp.training import devices, reuse, schedules, threads
 from mnist_exp.training.callbacks import checkpoint, pruning, trackers
 from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
 from mnist_exp.training.callbacks.guards import StopOnNaN, StopOnSignal
@@ -145,7 +145,9 @@ def build_or_resume(cfg: Config, run_dir: Path, console, dataset, state, one_hot
         train_steps = steps_per_epoch * cfg.training.epochs
         if state is None:
             model = build_model(cfg.model, dataset.image_shape, dataset.n_classes)
-            rate = cfg.schedule.build(learning_rate, steps_per_epoch, cfg.training.epochs)
+            rate = schedules.build(
+                cfg.schedule, learning_rate, steps_per_epoch, cfg.training.epochs
+            )
             reused = reuse.take(cfg, model, rate, one_hot, train_steps)
             if reused is not None:  # the job before's traced steps, with this job's state
                 model, loop = reused
