@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from mnist_exp.adapters.hydra import BasicSweeper
 from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import jobs, launching, resuming
 from mnist_exp.sweeps.progress import SweepProgress

@@ -41,6 +41,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mnist_exp.adapters.optuna import trial_id
 from mnist_exp.config.targets import instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
@@ -151,7 +152,7 @@ class OptunaSweeper(Sweeper):
                 len(running),
                 ", ".join(f"trial {t.number} (jobs {t.user_attrs.get('jobs')})" for t in running),
             )
-            self.run_trials(study, [optuna.trial.Trial(study, t._trial_id) for t in running], fixed)
+            self.run_trials(study, [optuna.trial.Trial(study, trial_id(t)) for t in running], fixed)
         while to_go > 0:
             batch = min(self.n_jobs, to_go)
             self.run_trials(study, [study.ask(space) for _ in range(batch)], fixed)
@@ -331,7 +332,7 @@ def _values(ret: JobReturn, count: int) -> list[float] | None:
     """The job's objective values, or None when it failed (an error, NaN, wrong count)."""
     if ret.status != JobStatus.COMPLETED:
         return None
-    value = ret._return_value
+    value = ret.return_value
     value = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
     try:
         numbers = [float(v) for v in value]

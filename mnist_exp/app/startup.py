@@ -7,7 +7,6 @@ config errors answer at once (benchmarks/README.md times each part).
 
 from __future__ import annotations
 
-import atexit
 import gc
 import os
 import re
@@ -15,6 +14,8 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import NoReturn
+
+from mnist_exp.adapters.python import run_exit_hooks
 
 DEFAULT_ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ logs: noise to a user
@@ -212,7 +213,7 @@ def exit_without_teardown(code: int | str | None = 0) -> NoReturn:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    atexit._run_exitfuncs()
+    run_exit_hooks()
     _native_logs.stop()
     for stream in (sys.stdout, sys.stderr):
         try:

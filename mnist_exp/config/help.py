@@ -60,10 +60,11 @@ def group_options(hydra) -> dict[str, list[str]]:
 def _list_group_options(hydra) -> dict[str, list[str]]:
     from hydra.core.object_type import ObjectType
 
+    from mnist_exp.adapters.hydra import caching_repo
+
     loader = hydra.config_loader
-    try:  # what each get_group_options call does, once (hydra-core 1.3)
-        _, repo = loader._parse_overrides_and_create_caching_repo(None, [])
-    except AttributeError:  # another Hydra: its public, slower way
+    repo = caching_repo(loader)  # what each get_group_options call does, once
+    if repo is None:  # another Hydra: its public, slower way
         return {g: loader.get_group_options(g) for g in hydra.list_all_config_groups()}
     found: dict[str, list[str]] = {}
 
@@ -93,6 +94,6 @@ def format_config_groups(self, predicate, compact: bool = True) -> str:
 
 
 def speed_up_hydra_help() -> None:
-    from hydra._internal.hydra import Hydra
+    from mnist_exp.adapters.hydra import replace_help_groups
 
-    Hydra.format_config_groups = format_config_groups
+    replace_help_groups(format_config_groups)

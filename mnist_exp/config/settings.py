@@ -70,6 +70,8 @@ def check_keys(node: DictConfig, prefix: str) -> None:
                 f"{path} is not a config key; {prefix.rstrip('.') or 'the top level'} has: "
                 f"{', '.join(sorted(known))}"
             )
-        child = node._get_node(key)
-        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+        if OmegaConf.is_missing(node, key):
+            continue
+        child = node[key]  # None, a value, or a node (an interpolation resolved)
+        if isinstance(child, DictConfig):
             check_keys(child, f"{path}.")

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.utils import (
     JobReturn,
     JobStatus,
@@ -39,6 +38,7 @@ from hydra.core.utils import (
 )
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mnist_exp.adapters import hydra as hydra_internals
 from mnist_exp.errors import first_line
 from mnist_exp.results import files
 from mnist_exp.results.metrics import finite
@@ -179,7 +179,7 @@ def launch_once(
     the basic launcher runs jobs launched with their own overrides here, with the
     configs composed for them; any other launcher is given the overrides."""
     overrides = [job.overrides for job in batch] if overrides is None else overrides
-    if isinstance(launcher, BasicLauncher) and all(
+    if isinstance(launcher, hydra_internals.BasicLauncher) and all(
         job.config is not None and job.overrides == again
         for job, again in zip(batch, overrides, strict=True)
     ):
@@ -189,7 +189,7 @@ def launch_once(
 
 
 def run_here(
-    launcher: BasicLauncher, batch: Sequence[Job], progress: SweepProgress | None = None
+    launcher: Any, batch: Sequence[Job], progress: SweepProgress | None = None
 ) -> list[JobReturn]:
     """The jobs one after another in this process, as Hydra's basic launcher runs them,
     with the configs composed for them already (composing a job takes a good part of

@@ -158,8 +158,9 @@ def describe_pending(sweep_dir: Path) -> str | None:
 
 def grid_jobs(stored: DictConfig) -> int:
     """How many jobs a grid sweep's multirun.yaml plans."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mnist_exp.adapters.hydra import BasicSweeper
 
     params = OmegaConf.select(stored, "hydra.sweeper.params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()]

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mnist_exp.adapters.optuna import study_id, trial_id
 from mnist_exp.config.targets import instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import sqlite_path
@@ -65,7 +66,7 @@ def prunes(node: Any) -> bool:
 
 def trial_key(trial) -> str:
     """What a job is told of its trial (TRIAL_ENV): study id and trial id, "3-17"."""
-    return f"{trial.study._study_id}-{trial._trial_id}"
+    return f"{study_id(trial.study)}-{trial_id(trial)}"
 
 
 def job_trial(hydra_cfg: Any):

@@ -105,7 +105,7 @@ def apply(model, training: TrainingConfig, train_steps: int) -> None:
     """
     jit = jit_compile(training, train_steps, model)
     model.steps_per_execution = steps_per_execution(training)
-    model._jit_compile = False  # Keras' own switch: it would compile every function
+    model.jit_compile = False  # Keras' own switch: it would compile every function
     model.train_function = model.test_function = model.predict_function = None
     if jit:
         model.train_step = full_batches_compiled(model.train_step, training.batch_size)

@@ -1,0 +1,3 @@
+"""Where mnist-exp leans on what its libraries do not publish: one small module per
+library, each touch point named and tested (tests/test_adapters.py), so that a version
+bump that moves one fails there, saying which. Everything else uses public APIs."""

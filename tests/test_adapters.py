@@ -1,0 +1,126 @@
+"""What mnist-exp takes from its libraries' internals (mnist_exp/adapters/): each touch
+point, checked as mnist-exp uses it. A failure here after a version bump names what
+moved."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_hydras_basic_sweeper_and_launcher_are_where_the_adapter_takes_them():
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    from mnist_exp.adapters.hydra import BasicLauncher, BasicSweeper
+
+    assert issubclass(BasicSweeper, Sweeper) and issubclass(BasicLauncher, Launcher)
+    # the grid sweeper's batching and resume's job count: the cartesian product, in batches
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(["a=1,2", "b=x,y,z"])
+    batches = BasicSweeper.split_arguments(parsed, 4)
+    assert [len(batch) for batch in batches] == [4, 2]
+    assert batches[0][0] == ["a=1", "b=x"]
+    # Hydra still knows them by their names: ours extend, never replace, its basic
+    names = {p.__name__ for p in Plugins.instance().discover(Sweeper)}
+    assert {"BasicSweeper", "GridSweeper"} <= names
+
+
+def test_the_caching_repo_lists_the_groups_and_options_hydras_loader_lists():
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+
+    from mnist_exp.adapters.hydra import caching_repo
+    from mnist_exp.app.schemas import register
+
+    register()
+    with __import__("hydra").initialize_config_module(
+        config_module="mnist_exp.conf", version_base="1.3"
+    ):
+        loader = GlobalHydra.instance().config_loader()
+        repo = caching_repo(loader)
+        assert repo is not None, "Hydra's loader no longer makes a caching repo"
+        for group in ("optimizer", "model", "hydra/sweeper"):
+            assert repo.get_group_options(group, ObjectType.CONFIG) == loader.get_group_options(
+                group
+            )
+
+
+def test_help_groups_as_hydras_own_format_config_groups_writes_them():
+    from hydra._internal.hydra import Hydra
+
+    from mnist_exp.config.help import format_config_groups
+
+    own = Hydra.format_config_groups
+    assert list(own.__code__.co_varnames[:3]) == ["self", "predicate", "compact"]
+    # the same text, in a fresh process where nothing is replaced yet
+    script = (
+        "import hydra, sys\n"
+        "from hydra._internal.hydra import Hydra\n"
+        "from hydra.core.global_hydra import GlobalHydra\n"
+        "from mnist_exp.app.schemas import register\n"
+        "from mnist_exp.config.help import format_config_groups\n"
+        "register()\n"
+        "with hydra.initialize_config_module(config_module='mnist_exp.conf', version_base='1.3'):\n"
+        "    h = GlobalHydra.instance().hydra\n"
+        "    for compact in (True, False):\n"
+        "        a = Hydra.format_config_groups(h, lambda g: not g.startswith('hydra'), compact)\n"
+        "        b = format_config_groups(h, lambda g: not g.startswith('hydra'), compact)\n"
+        "        assert a == b and 'optimizer' in a, (a, b)\n"
+    )
+    assert format_config_groups is not own
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_optuna_ids_name_the_study_and_trial_in_their_storage():
+    optuna = pytest.importorskip("optuna")
+    from mnist_exp.adapters.optuna import study_id, trial_id
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial = study.ask()
+    assert storage.get_study_name_from_id(study_id(study)) == "s"
+    frozen = study.trials[0]
+    assert trial_id(frozen) == trial_id(trial)
+    again = optuna.trial.Trial(study, trial_id(frozen))  # how a retried trial is reopened
+    assert again.number == trial.number == 0
+
+
+def test_atexit_hooks_run_once_when_asked(tmp_path):
+    script = (
+        "import atexit, os, sys\n"
+        "from mnist_exp.adapters.python import run_exit_hooks\n"
+        "atexit.register(lambda: print('hook'))\n"
+        "run_exit_hooks()\n"
+        "sys.stdout.flush()\n"
+        "os._exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (3, "hook\n")
+
+
+def test_keras_models_take_jit_compile_as_a_public_switch():
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", jit_compile=True)
+    model.jit_compile = False
+    assert model.jit_compile is False
+
+
+def test_the_adapter_gives_the_class_hydra_uses_after_its_plugin_scan_runs_it_again(
+    monkeypatch,
+):
+    from hydra._internal.core_plugins import basic_sweeper
+
+    from mnist_exp.adapters import hydra as hydra_internals
+
+    # Hydra's plugin scan runs the module again (load_module): a new class by that name
+    rerun = type("BasicSweeper", (basic_sweeper.BasicSweeper,), {})
+    monkeypatch.setattr(basic_sweeper, "BasicSweeper", rerun)
+    assert hydra_internals.BasicSweeper is rerun
