@@ -80,3 +80,14 @@ def test_the_best_epoch_is_the_objectives_best_and_val_loss_its_lowest_when_opti
         0.4,
         0.7,
     )
+
+
+def test_statuses_are_one_vocabulary_written_as_plain_strings(tmp_path):
+    from mnist_exp.results.status import ENDED, FINISHED, Status
+
+    assert [s.value for s in Status] == ["running", "completed", "failed", "interrupted", "pruned"]
+    assert set(ENDED) == set(Status) - {Status.RUNNING} and set(FINISHED) < set(ENDED)
+    files.write_json(tmp_path / "metrics.json", {"status": Status.PRUNED})
+    assert (tmp_path / "metrics.json").read_text().count('"pruned"') == 1
+    read = files.read_json_or_empty(tmp_path / "metrics.json")["status"]
+    assert read == Status.PRUNED and read in FINISHED and Status(read) is Status.PRUNED

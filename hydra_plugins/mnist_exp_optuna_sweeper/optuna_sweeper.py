@@ -47,6 +47,7 @@ from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import METRICS, read_json_or_empty
 from mnist_exp.results.metrics import EPOCH_NAMES, objectives
 from mnist_exp.results.metrics import direction as metric_direction
+from mnist_exp.results.status import Status
 from mnist_exp.sweeps import jobs, launching, resuming
 from mnist_exp.sweeps import study as studies
 from mnist_exp.sweeps.progress import SweepProgress
@@ -254,7 +255,7 @@ class OptunaSweeper(Sweeper):
 
         values = []
         for ret in returns:
-            if _status(ret) == "pruned":
+            if _status(ret) == Status.PRUNED:
                 study.tell(trial, state=TrialState.PRUNED)
                 return True
             value = _values(ret, len(self.directions))

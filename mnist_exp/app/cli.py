@@ -28,6 +28,7 @@ from mnist_exp.config.settings import to_settings
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import record_status
+from mnist_exp.results.status import Status
 from mnist_exp.sweeps import study
 
 # At import, as Hydra's decorator expects: sweep workers that unpickle `app` need them too.
@@ -80,7 +81,7 @@ def app(cfg: DictConfig) -> float | list[float]:
         dataset = load_data(settings)  # bad data fails here, before training starts
         trial = study.job_trial(hydra_cfg) if in_sweep else None  # a pruned search's
     except (ConfigError, DataError) as exc:
-        record_status(run_dir, "failed", reason=exc.reason, message=str(exc))
+        record_status(run_dir, Status.FAILED, reason=exc.reason, message=str(exc))
         return fail(str(exc), in_sweep)
     try:
         startup.import_keras()  # TensorFlow is imported from here on

@@ -13,6 +13,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from mnist_exp.results.metrics import direction
+from mnist_exp.results.status import Status
 
 
 def curves(history: pd.DataFrame, metric: str) -> Figure:
@@ -134,7 +135,7 @@ def sweep(table: pd.DataFrame, objective: str, numeric_params: list[str]) -> Fig
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[1 + len(params) :]:
         ax.set_axis_off()
-    done = table["status"].eq("completed") & table[objective].notna()
+    done = table["status"].eq(Status.COMPLETED) & table[objective].notna()
     jobs, values = table["job"].astype("float"), table[objective]
     ax = axes[0]
     ax.plot(jobs[done], values[done], "o", color="tab:blue", label="completed")

@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mnist_exp.results.metrics import direction, format_value
 from mnist_exp.results.plots import fit_values
+from mnist_exp.results.status import Status
 
 COMPLETED, PRUNED, OTHER = "tab:blue", "tab:olive", "tab:red"
 
@@ -37,8 +38,8 @@ def objective_by_launch(table: pd.DataFrame, objective: str, labels: pd.Series) 
     fig = Figure(figsize=(5.6, 3.0), layout="constrained")
     ax = fig.add_subplot()
     for i, (index, value) in enumerate(values.items()):
-        if status[index] in ("completed", "pruned") and np.isfinite(value):
-            color = COMPLETED if status[index] == "completed" else PRUNED
+        if status[index] in (Status.COMPLETED, Status.PRUNED) and np.isfinite(value):
+            color = COMPLETED if status[index] == Status.COMPLETED else PRUNED
             (mark,) = ax.plot(x[i], value, "o", color=color, markersize=6)
         else:
             (mark,) = ax.plot(
@@ -46,7 +47,7 @@ def objective_by_launch(table: pd.DataFrame, objective: str, labels: pd.Series) 
                 transform=ax.get_xaxis_transform(),
             )  # fmt: skip
         mark.set_gid(gid(index))
-    done = status.eq("completed") & values.notna()
+    done = status.eq(Status.COMPLETED) & values.notna()
     if done.any():
         sign = 1 if direction(objective) == "maximize" else -1
         best = (values.where(done) * sign).cummax() * sign
@@ -80,7 +81,7 @@ def parallel_coordinates(table: pd.DataFrame, params: list[str], objective: str)
     Numbers keep their scale (logarithmic where they span 20x or more), text values
     are evenly spaced categories; each axis is labelled with its own values.
     """
-    done = table[table["status"].isin(("completed", "pruned")) & table[objective].notna()]
+    done = table[table["status"].isin((Status.COMPLETED, Status.PRUNED)) & table[objective].notna()]
     axes = [*params, objective]
     fig = Figure(figsize=(max(5.6, 1.5 * len(axes) + 1.0), 3.0), layout="constrained")
     ax = fig.add_subplot()
@@ -93,7 +94,7 @@ def parallel_coordinates(table: pd.DataFrame, params: list[str], objective: str)
     x = np.arange(len(axes))
     for index, row in done.iterrows():
         y = [positions[c][index] for c in axes]
-        style = "-" if row["status"] == "completed" else ":"
+        style = "-" if row["status"] == Status.COMPLETED else ":"
         (line,) = ax.plot(x, y, style, color=cmap(norm(row[objective])), lw=1.6, alpha=0.85)
         line.set_gid(gid(index))
     for i, column in enumerate(axes):

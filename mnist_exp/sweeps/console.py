@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mnist_exp.results.status import Status
+
 
 def print_sweep(console: Console, summary) -> None:
     """The ranked table of a sweep (a summary.Summary), best first; failures in red,
@@ -20,7 +22,7 @@ def print_sweep(console: Console, summary) -> None:
 
     from mnist_exp.sweeps.tables import format_cell, how_they_ended, job_column, short_names
 
-    failed = (summary.table["status"] != "completed").any()
+    failed = (summary.table["status"] != Status.COMPLETED).any()
     metrics = list(dict.fromkeys([summary.objective, "test/accuracy", "wall_seconds"]))
     columns = [
         "rank",
@@ -40,7 +42,7 @@ def print_sweep(console: Console, summary) -> None:
     for column in columns:
         justify = "right" if is_numeric_dtype(summary.table[column]) else "left"
         table.add_column(_header(names.get(column, column)), justify=justify)
-    styles = {"completed": None, "pruned": "yellow"}
+    styles = {Status.COMPLETED: None, Status.PRUNED: "yellow"}
     for _, row in summary.table.iterrows():
         style = styles.get(row["status"], "red")
         table.add_row(*(escape(format_cell(row[c], c)) for c in columns), style=style)

@@ -9,13 +9,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.results import files
+from mnist_exp.results.status import FINISHED, Status
 
 KILLED = "killed"  # metrics.json reason of a job whose process died without a word
 LOST = (
     "the job's process ended without a result: killed (kill -9, out of memory), "
     "or ended with the sweep or with its worker pool"
 )
-FINISHED = ("completed", "pruned")  # a resumed sweep leaves these jobs as they are
 
 
 def objective(config: DictConfig) -> Any:
@@ -50,7 +50,7 @@ def lost(job_dir: Path) -> bool:
     if not started(job_dir):
         return False
     state, reason = status(job_dir)
-    return state in (None, "running") or (state == "failed" and reason == KILLED)
+    return state in (None, Status.RUNNING) or (state == Status.FAILED and reason == KILLED)
 
 
 def resumable(job_dir: Path) -> bool:
@@ -61,9 +61,9 @@ def resumable(job_dir: Path) -> bool:
 def mark_lost(job_dir: Path, message: str = LOST) -> bool:
     """Record the job as failed: killed, if its metrics.json still says running (or it
     never wrote one). Returns whether it did."""
-    if status(job_dir)[0] not in (None, "running"):
+    if status(job_dir)[0] not in (None, Status.RUNNING):
         return False
-    files.record_status(job_dir, "failed", reason=KILLED, message=message)
+    files.record_status(job_dir, Status.FAILED, reason=KILLED, message=message)
     return True
 
 

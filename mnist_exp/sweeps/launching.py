@@ -42,6 +42,7 @@ from mnist_exp.adapters import hydra as hydra_internals
 from mnist_exp.errors import first_line
 from mnist_exp.results import files
 from mnist_exp.results.metrics import finite
+from mnist_exp.results.status import FINISHED, Status
 from mnist_exp.sweeps import jobs
 from mnist_exp.sweeps.progress import SweepProgress
 
@@ -81,7 +82,7 @@ def launch_overrides(job: Job) -> list[str]:
     """What a job is launched with: from its checkpoint when its process died or it
     was interrupted (its .hydra/ files kept as they are), else afresh."""
     state, reason = jobs.status(job.dir)
-    failed_on_its_own = state == "failed" and reason != jobs.KILLED
+    failed_on_its_own = state == Status.FAILED and reason != jobs.KILLED
     if jobs.resumable(job.dir) and not failed_on_its_own:
         return [*job.overrides, f"resume={job.dir}", "hydra.output_subdir=null"]
     return list(job.overrides)
@@ -148,7 +149,7 @@ def launch(
                 said = jobs.message(job.dir)  # what the launcher knew of the last death
                 if said and said != jobs.LOST:
                     message += f"; the last: {said}"
-                files.record_status(job.dir, "failed", reason=jobs.KILLED, message=message)
+                files.record_status(job.dir, Status.FAILED, reason=jobs.KILLED, message=message)
                 log.error("job %d: %s; recorded as failed: killed", job.num, message)
                 results[job.num] = stored_return(job, metric)
                 del pending[job.num]
@@ -222,7 +223,7 @@ def stored_return(job: Job, metric: Any) -> JobReturn:
     """A JobReturn rebuilt from the job's metrics.json: its objective (NaN if it failed),
     as the job returned it."""
     found = files.read_json_or_empty(job.dir / files.METRICS)
-    ok = found.get("status") in jobs.FINISHED
+    ok = found.get("status") in FINISHED
 
     def value(name: str) -> float:
         number = finite(found.get(name)) if ok else None

@@ -22,8 +22,7 @@ from typing import Any
 
 from mnist_exp.results import files
 from mnist_exp.results.metrics import direction, finite, format_value, objectives
-
-ENDED = ("completed", "pruned", "failed", "interrupted")
+from mnist_exp.results.status import ENDED, Status
 
 
 @dataclass
@@ -50,7 +49,7 @@ def read_state(sweep_dir: Path, metric: str) -> State:
         status = found.get("status")
         counts[status] += 1
         value = finite(found.get(metric))
-        if status == "completed" and value is not None:
+        if status == Status.COMPLETED and value is not None:
             if best is None or sign * value > sign * best[0]:
                 best = (value, int(job_dir.name))
     return State(counts, best)

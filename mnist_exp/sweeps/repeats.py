@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mnist_exp.results.metrics import SUMMARY_MD_COLUMNS
+from mnist_exp.results.status import Status
 
 SEED = "training.seed"
 
@@ -23,7 +24,7 @@ def group(summary) -> pd.DataFrame | None:
     metrics = [summary.objective] + [
         m for m in SUMMARY_MD_COLUMNS if m != summary.objective and m in table
     ]
-    done = table[table["status"] == "completed"]
+    done = table[table["status"] == Status.COMPLETED]
     if done.empty:
         return None
     by = done.groupby(keys, dropna=False, sort=False) if keys else [((), done)]

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import MULTIRUN
+from mnist_exp.results.status import Status
 from mnist_exp.sweeps import jobs
 
 # Keys a resumed job may differ in: how it is shown, and that it resumes.
@@ -174,7 +175,8 @@ def _describe_search(sweep_dir: Path, stored: DictConfig) -> str:
     unfinished = [
         str(num)
         for num in range(next_free_num(sweep_dir))
-        if jobs.lost(sweep_dir / str(num)) or jobs.status(sweep_dir / str(num))[0] == "interrupted"
+        if jobs.lost(sweep_dir / str(num))
+        or jobs.status(sweep_dir / str(num))[0] == Status.INTERRUPTED
     ]
     retried = f"retry the trials of jobs {', '.join(unfinished)} and " if unfinished else ""
     return (

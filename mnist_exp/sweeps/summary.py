@@ -16,6 +16,7 @@ import pandas as pd
 
 from mnist_exp.results import files
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction, objectives
+from mnist_exp.results.status import FINISHED, Status
 from mnist_exp.sweeps import repeats
 from mnist_exp.sweeps.tables import to_markdown
 
@@ -24,8 +25,6 @@ SUMMARY_MD = "summary.md"
 REPEATS_CSV = "summary_repeats.csv"  # jobs that differ only in training.seed, grouped
 SWEEP_PLOT = "plots/sweep.png"
 INCOMPLETE = "incomplete"  # no metrics.json (yet)
-PRUNED = "pruned"  # a search's pruner stopped it: ranked after the completed jobs
-RANKED = ("completed", PRUNED)
 
 TEXT_COLUMNS = ["status", "reason", "message", "path"]  # status, reason before the metrics
 
@@ -44,11 +43,11 @@ class Summary:
     @property
     def failed(self) -> pd.DataFrame:
         """Jobs that did not end well: failed, interrupted, running or incomplete."""
-        return self.table[~self.table["status"].isin(RANKED)]
+        return self.table[~self.table["status"].isin(FINISHED)]
 
     @property
     def pruned(self) -> pd.DataFrame:
-        return self.table[self.table["status"] == PRUNED]
+        return self.table[self.table["status"] == Status.PRUNED]
 
 
 def build(root: Path) -> Summary:
@@ -118,7 +117,7 @@ def rank(table: pd.DataFrame, objective: str, direction: str) -> pd.DataFrame:
     the rest, unranked. Ties and the rest keep the table's order (by job number, or by
     path across sweeps), as does its index."""
     parts = []
-    for status in RANKED:
+    for status in FINISHED:  # pruned jobs ranked after the completed
         done = table["status"].eq(status) & table[objective].notna()
         parts.append(
             table[done].sort_values(objective, ascending=direction == "minimize", kind="stable")
@@ -133,7 +132,7 @@ def rank(table: pd.DataFrame, objective: str, direction: str) -> pd.DataFrame:
 def pareto_front(table: pd.DataFrame, metrics: list[str]) -> pd.Series:
     """Whether each completed job is on the Pareto front of `metrics` (no other
     completed job is as good in all of them and better in one); empty for the rest."""
-    done = table["status"].eq("completed") & table[metrics].notna().all(axis=1)
+    done = table["status"].eq(Status.COMPLETED) & table[metrics].notna().all(axis=1)
     signs = [1.0 if direction(m) == "maximize" else -1.0 for m in metrics]
     scores = table.loc[done, metrics].to_numpy(dtype=float) * signs
     front = pd.Series(pd.NA, index=table.index, dtype="boolean")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_exp.results.metrics import SUMMARY_MD_COLUMNS, format_value
+from mnist_exp.results.status import Status
 
 
 def to_markdown(summary) -> str:
@@ -53,7 +54,7 @@ def how_they_ended(jobs: pd.DataFrame, ident: str) -> list[str]:
     lines = []
     for _, row in jobs.iterrows():
         line = f"{ident} {format_cell(row[ident], ident)}: {row['status']}"
-        if row["status"] == "pruned":
+        if row["status"] == Status.PRUNED:
             line += f" after epoch {format_cell(row.get('stopped_epoch'), 'stopped_epoch')}"
         why = ": ".join(str(x) for x in (row["reason"], row["message"]) if not _missing(x))
         lines.append(line + (f", {why}" if why else ""))

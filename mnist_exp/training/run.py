@@ -32,6 +32,7 @@ from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, EPOCH_NAMES, direction, objectives
+from mnist_exp.results.status import FINISHED, Status
 from mnist_exp.training import devices, reuse, schedules, threads
 from mnist_exp.training.callbacks import checkpoint, pruning, trackers
 from mnist_exp.training.callbacks.from_config import configured_callbacks, how_it_stopped
@@ -70,22 +71,24 @@ def run(
     state = checkpoint.read_state(run_dir) if resume else None
     if resume and state is None:
         ended = files.read_json_or_empty(run_dir / files.METRICS).get("status")
-        if ended in ("completed", "pruned"):
+        if ended in FINISHED:
             raise ModelFileError(f"{run_dir} is {ended}: there is nothing to resume")
         raise ModelFileError(f"{run_dir} has no checkpoint to resume from")
-    files.write_json(run_dir / files.METRICS, {"status": "running", **base, "pid": os.getpid()})
+    files.write_json(
+        run_dir / files.METRICS, {"status": Status.RUNNING, **base, "pid": os.getpid()}
+    )
     tracking = trackers.Tracking()  # logger=tensorboard / mlflow: callbacks, then finish()
     try:
         tracking = trackers.start(cfg, run_dir, resume)
         metrics = _run(cfg, run_dir, console, base, dataset, state, tracking.callbacks, trial)
     except RunInterrupted as exc:
-        files.record_status(run_dir, "interrupted", reason=exc.signal_name, message=str(exc))
-        tracking.finish("interrupted")
+        files.record_status(run_dir, Status.INTERRUPTED, reason=exc.signal_name, message=str(exc))
+        tracking.finish(Status.INTERRUPTED)
         raise
     except Exception as exc:
         reason, message = describe_failure(exc)
-        files.record_status(run_dir, "failed", reason=reason, message=message)
-        tracking.finish("failed")
+        files.record_status(run_dir, Status.FAILED, reason=reason, message=message)
+        tracking.finish(Status.FAILED)
         raise
     tracking.finish(metrics["status"])
     return metrics
@@ -295,7 +298,7 @@ def write_results(
         "wall_seconds": time.perf_counter() - measured["started"],
     }
     if metrics.get("stop_reason") == pruning.STOP_REASON:
-        metrics["status"] = "pruned"
+        metrics["status"] = Status.PRUNED
     if state is not None:
         metrics["resumed_after_epoch"] = state.epoch
     files.write_json(run_dir / files.METRICS, metrics)
@@ -324,7 +327,7 @@ def run_metrics(
     best = int(column.idxmin() if direction(best_by) == "minimize" else column.idxmax())
     n_test = evaluation.correct + evaluation.incorrect
     return {
-        "status": "completed",
+        "status": Status.COMPLETED,
         "test/loss": evaluation.loss,
         "test/accuracy": evaluation.correct / n_test,
         "test/correct": evaluation.correct,

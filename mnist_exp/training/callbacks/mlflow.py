@@ -24,6 +24,7 @@ from mnist_exp.errors import ConfigError, UserError, first_line
 from mnist_exp.results import files
 from mnist_exp.results.files import sqlite_path
 from mnist_exp.results.metrics import HISTORY_COLUMNS
+from mnist_exp.results.status import Status
 from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_overrides
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,10 @@ PARENT_TAG = "mlflow.parentRunId"  # MLflow's nested runs: the UI groups a sweep
 # How a run ended (metrics.json's status) in MLflow's words; a pruned trial finished
 # what it was allowed to do (its tag mnist_exp.status says pruned).
 MLFLOW_STATUS = {
-    "completed": "FINISHED",
-    "pruned": "FINISHED",
-    "failed": "FAILED",
-    "interrupted": "KILLED",
+    Status.COMPLETED: "FINISHED",
+    Status.PRUNED: "FINISHED",
+    Status.FAILED: "FAILED",
+    Status.INTERRUPTED: "KILLED",
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from mnist_exp.config.schema import Config
 from mnist_exp.config.trackers import TensorBoardConfig
 from mnist_exp.results import files
+from mnist_exp.results.status import Status
 from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_values
 
 HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one per run
@@ -19,10 +20,10 @@ HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one 
 # finished what it was allowed to do (as in MLflow), and TensorBoard has no word for
 # killed: an interrupted run did not succeed (its resume replaces the session).
 SESSION_STATUS = {
-    "completed": "STATUS_SUCCESS",
-    "pruned": "STATUS_SUCCESS",
-    "failed": "STATUS_FAILURE",
-    "interrupted": "STATUS_FAILURE",
+    Status.COMPLETED: "STATUS_SUCCESS",
+    Status.PRUNED: "STATUS_SUCCESS",
+    Status.FAILED: "STATUS_FAILURE",
+    Status.INTERRUPTED: "STATUS_FAILURE",
 }
 
 HParam = bool | int | float | str
