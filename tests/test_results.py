@@ -91,3 +91,23 @@ def test_statuses_are_one_vocabulary_written_as_plain_strings(tmp_path):
     assert (tmp_path / "metrics.json").read_text().count('"pruned"') == 1
     read = files.read_json_or_empty(tmp_path / "metrics.json")["status"]
     assert read == Status.PRUNED and read in FINISHED and Status(read) is Status.PRUNED
+
+
+def test_directions_are_declared_not_guessed_from_a_names_suffix(monkeypatch):
+    from mnist_exp.errors import ConfigError
+
+    # every metric a sweep may rank by, or a monitor watch, says which way is better
+    for name in (*metrics.OBJECTIVES, *metrics.EPOCH_NAMES):
+        assert metrics.direction(name) in ("maximize", "minimize")
+    # a metric whose name ends in neither loss nor seconds, lower being better
+    ece = metrics.Metric("val/ece", objective=True, direction="minimize")
+    monkeypatch.setitem(metrics.BY_NAME, ece.name, ece)
+    assert metrics.direction("val/ece") == "minimize"
+    assert metrics.direction(["val/ece", "val/accuracy"]) == ["minimize", "maximize"]
+    # an objective without a direction cannot be declared; an unknown name is refused
+    with pytest.raises(ValueError, match="declares its direction"):
+        metrics.Metric("test/error_rate", objective=True)
+    with pytest.raises(ConfigError, match="^test/error_rate: no direction"):
+        metrics.direction("test/error_rate")
+    with pytest.raises(ConfigError):
+        metrics.direction("params")  # a description, nothing to rank by

@@ -8,6 +8,11 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from mnist_exp.errors import ConfigError
+
+MAX, MIN = "maximize", "minimize"
+DIRECTIONS = (MAX, MIN)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -18,10 +23,15 @@ class Metric:
     summary: str | None = None  # a sweep summary column: "csv" only, or "md" (csv and md)
     tracked: bool = True  # sent to trackers as a final value (not: descriptions of the run)
     final: str | None = None  # its final value's tracker name, beside its per-epoch series
+    # how a sweep ranks by it, a monitor watches it, compare marks its change: "maximize"
+    # or "minimize", declared (never guessed from the name); None: nothing to rank by
+    direction: str | None = None
 
-    @property
-    def direction(self) -> str:
-        return direction(self.name)
+    def __post_init__(self) -> None:
+        if (self.objective or self.keras) and self.direction not in DIRECTIONS:
+            raise ValueError(
+                f"{self.name}: an objective or per-epoch metric declares its direction"
+            )
 
 
 METRICS = (
@@ -31,17 +41,25 @@ METRICS = (
         objective=True,
         summary="md",
         final="best/val/accuracy",
+        direction=MAX,
     ),
-    Metric("val/loss", keras="val_loss", objective=True, summary="md", final="best/val/loss"),
+    Metric(
+        "val/loss",
+        keras="val_loss",
+        objective=True,
+        summary="md",
+        final="best/val/loss",
+        direction=MIN,
+    ),
     Metric("val/best_epoch", fmt="d", summary="md"),
-    Metric("test/accuracy", objective=True, summary="md"),
-    Metric("test/loss", objective=True, summary="md"),
-    Metric("train/accuracy", keras="accuracy", objective=True, summary="csv"),
-    Metric("train/loss", keras="loss", objective=True, summary="csv"),
+    Metric("test/accuracy", objective=True, summary="md", direction=MAX),
+    Metric("test/loss", objective=True, summary="md", direction=MIN),
+    Metric("train/accuracy", keras="accuracy", objective=True, summary="csv", direction=MAX),
+    Metric("train/loss", keras="loss", objective=True, summary="csv", direction=MIN),
     Metric("epochs", fmt="d", summary="md"),
     Metric("stopped_epoch", fmt="d", summary="md"),  # a callback stopped the run after it
     Metric("weights_epoch", fmt="d", summary="csv"),  # the epoch whose weights were saved
-    Metric("train/seconds", fmt=".1f", objective=True, summary="md"),
+    Metric("train/seconds", fmt=".1f", objective=True, summary="md", direction=MIN),
     Metric("wall_seconds", fmt=".1f", summary="md"),
     Metric("threads", fmt="d", summary="csv", tracked=False),
     Metric("test/correct", fmt="d"),
@@ -80,11 +98,15 @@ def to_keras(name: str) -> str:
 
 
 def direction(metric):
-    """How a sweep ranks by `metric`: "minimize" a loss or a time, "maximize" anything
-    else (accuracy); a list of metrics gives the list of their directions."""
+    """How a sweep ranks by `metric`: the direction the vocabulary declares for it; a
+    list of metrics gives the list of their directions. A name without one is refused,
+    never guessed (val/ece, test/error_rate would be maximized by a suffix rule)."""
     if not isinstance(metric, str):
         return [direction(m) for m in metric]
-    return "minimize" if metric.rsplit("/", 1)[-1] in ("loss", "seconds") else "maximize"
+    found = BY_NAME.get(metric)
+    if found is None or found.direction is None:
+        raise ConfigError(f"{metric}: no direction to rank by; a metric of {', '.join(OBJECTIVES)}")
+    return found.direction
 
 
 def objectives(optimized_metric) -> list[str]:
