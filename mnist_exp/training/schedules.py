@@ -21,7 +21,9 @@ from mnist_exp.errors import require
 
 @dataclass
 class ScheduleConfig:
-    _target_: str = MISSING  # a function of this module: fields, learning_rate, steps, epochs
+    # a function of this module, called with learning_rate, steps_per_epoch and epochs,
+    # and the schema's fields (their defaults are the schema's: the functions have none)
+    _target_: str = MISSING
     name: str = MISSING
 
     def check(self, epochs: int) -> None:
@@ -42,7 +44,7 @@ class ConstantConfig(ScheduleConfig):
     name: str = "constant"
 
 
-def constant(learning_rate: float, steps_per_epoch: int, epochs: int, name: str = "constant"):
+def constant(learning_rate: float, steps_per_epoch: int, epochs: int, *, name: str):
     return learning_rate
 
 
@@ -80,9 +82,10 @@ def cosine(
     learning_rate: float,
     steps_per_epoch: int,
     epochs: int,
-    warmup_epochs: int = 0,
-    final_fraction: float = 0.0,
-    name: str = "cosine",
+    *,
+    warmup_epochs: int,
+    final_fraction: float,
+    name: str,
 ):
     import keras
 
@@ -114,8 +117,9 @@ def exponential(
     learning_rate: float,
     steps_per_epoch: int,
     epochs: int,
-    decay_rate: float = 0.9,
-    name: str = "exponential",
+    *,
+    decay_rate: float,
+    name: str,
 ):
     import keras
 
@@ -142,9 +146,10 @@ def step(
     learning_rate: float,
     steps_per_epoch: int,
     epochs: int,
-    step_epochs: int = 5,
-    gamma: float = 0.1,
-    name: str = "step",
+    *,
+    step_epochs: int,
+    gamma: float,
+    name: str,
 ):
     import keras
 
