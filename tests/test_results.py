@@ -39,6 +39,8 @@ def test_the_vocabulary_names_keras_logs_and_ranks_by_direction():
     assert set(metrics.EPOCH_NAMES) == {"train/loss", "train/accuracy", "val/loss", "val/accuracy"}
     assert metrics.DEFAULT_OBJECTIVE in metrics.OBJECTIVES
     assert set(metrics.HISTORY_COLUMNS) >= set(metrics.EPOCH_NAMES)
+    # what compile asks Keras to measure: the per-epoch metrics beside the loss
+    assert metrics.COMPILED == ("accuracy",)
 
 
 @pytest.mark.parametrize(

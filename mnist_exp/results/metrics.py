@@ -72,6 +72,9 @@ BY_NAME = {metric.name: metric for metric in METRICS}
 
 KERAS_TO_NAME = {m.keras: m.name for m in METRICS if m.keras}
 EPOCH_NAMES = tuple(KERAS_TO_NAME.values())  # measured every epoch: what a monitor can watch
+# What model.compile is asked to measure: each per-epoch metric's Keras name on the
+# training data, the loss aside (Keras logs it anyway, and val_* of each itself).
+COMPILED = tuple(k for k in KERAS_TO_NAME if k != "loss" and not k.startswith("val_"))
 HISTORY_COLUMNS = [
     "epoch",
     "train/loss",

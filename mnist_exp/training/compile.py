@@ -8,6 +8,7 @@ import keras
 from mnist_exp.config.optimizers import OptimizerConfig
 from mnist_exp.config.schema import LossConfig
 from mnist_exp.config.targets import TARGETS, as_dict, instantiate_allowed
+from mnist_exp.results.metrics import COMPILED
 
 # Categorical cross-entropy on class ids is its sparse form: the same values.
 ON_CLASS_IDS = {
@@ -37,6 +38,6 @@ def compile_model(model, optimizer: OptimizerConfig, loss: LossConfig, learning_
     model.compile(
         optimizer=build_optimizer(optimizer, learning_rate),
         loss=build_loss(loss, one_hot),
-        metrics=["accuracy"],
+        metrics=list(COMPILED),  # the vocabulary's per-epoch metrics
         jit_compile=False,  # the loops set XLA and steps_per_execution (speed.py)
     )
