@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def mnist_exp(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess
         text=True,
         timeout=120,
     )
+
+
+def test_every_package_of_the_tree_is_one_the_wheel_lists():
+    """pyproject.toml names the packages: a new folder of code missing from it would be
+    missing from the wheel (the wheel test, slow, would fail only then)."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("mnist_exp", "hydra_plugins")
+        for init in (ROOT / top).rglob("__init__.py")
+        if "__pycache__" not in init.parts and init.parent.resolve().is_relative_to(ROOT / top)
+    }
+    assert found - {"mnist_exp.conf"} <= listed, sorted(found - listed)
+    assert "mnist_exp.conf" in listed  # conf/, mapped in package-dir
 
 
 def test_help_lists_groups_and_options_but_not_the_schemas(tmp_path):
