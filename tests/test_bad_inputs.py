@@ -139,6 +139,16 @@ CONFIG_ROWS: list[Row] = [
         "use hydra/sweeper/optuna_sampler=tpe (options: grid, nsgaii, random, tpe)",
     ),
     (
+        "a sweep ranked by a metric outside the vocabulary",
+        lambda t: ["--multirun", "optimized_metric=val/f1", "optimizer=adam,sgd"],
+        "optimized_metric='val/f1' is not allowed: one of ('val/accuracy'",
+    ),
+    (
+        "a search for a metric outside the vocabulary",
+        lambda t: ["--multirun", "+hparams_search=optuna", "optimized_metric=test/error_rate"],
+        "optimized_metric='test/error_rate' is not allowed: one of ('val/accuracy'",
+    ),
+    (
         "launcher as a value",
         lambda t: ["--multirun", "optimizer=adam,sgd", "hydra.launcher=joblib"],
         "use hydra/launcher=joblib (options: basic, joblib, ",

@@ -474,3 +474,20 @@ def test_a_refused_sweep_directory_is_left_as_it_was(tmp_path):
     assert result.returncode != 0
     assert metrics_of(sweep_dir / "0")["status"] == "running"
     assert not (sweep_dir / "summary.csv").exists()
+
+
+def test_a_summary_takes_no_objective_from_jobs_that_refused_theirs(tmp_path):
+    """Jobs whose optimized_metric is outside the vocabulary stopped at their config
+    check; the summary of them ranks by the default objective, not by a guess."""
+    refused = {"status": "failed", "reason": "config_error", "message": "optimized_metric=..."}
+    make_job(tmp_path, 0, ["optimized_metric=val/f1"], refused, optimized_metric="val/f1")
+    make_job(
+        tmp_path, 1, ["optimized_metric=val/loss"], done(0.3, 0.7), optimized_metric="val/loss"
+    )
+    result = summary.build(tmp_path)
+    assert (result.objective, result.direction) == ("val/loss", "minimize")
+    only_refused = tmp_path / "refused"
+    make_job(only_refused, 0, ["optimized_metric=val/f1"], refused, optimized_metric="val/f1")
+    result = summary.build(only_refused)
+    assert (result.objective, result.direction) == ("val/accuracy", "maximize")
+    assert list(result.table["status"]) == ["failed"]

@@ -8,7 +8,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.errors import require
 from mnist_exp.results import files
+from mnist_exp.results.metrics import OBJECTIVES, objectives
 from mnist_exp.results.status import FINISHED, Status
 
 KILLED = "killed"  # metrics.json reason of a job whose process died without a word
@@ -21,8 +23,13 @@ LOST = (
 def objective(config: DictConfig) -> Any:
     """The sweep's optimized_metric where its jobs are mnist-exp's, which write the
     metrics.json this module reads; None for another Hydra app's jobs, which our
-    sweepers launch as Hydra's own sweepers do (no retries, no resume, no sweep line)."""
-    return OmegaConf.select(config, "optimized_metric")
+    sweepers launch as Hydra's own sweepers do (no retries, no resume, no sweep line).
+    A metric outside the vocabulary's objectives is refused before any job starts."""
+    found = OmegaConf.select(config, "optimized_metric")
+    if found is not None:
+        for metric in objectives(found):
+            require(metric in OBJECTIVES, "optimized_metric", metric, f"one of {OBJECTIVES}")
+    return found
 
 
 def status(job_dir: Path) -> tuple[str | None, str | None]:

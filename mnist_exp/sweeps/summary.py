@@ -15,7 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_exp.results import files
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, SUMMARY_COLUMNS, direction, objectives
+from mnist_exp.results.metrics import (
+    DEFAULT_OBJECTIVE,
+    OBJECTIVES,
+    SUMMARY_COLUMNS,
+    direction,
+    objectives,
+)
 from mnist_exp.results.status import FINISHED, Status
 from mnist_exp.sweeps import repeats
 from mnist_exp.sweeps.tables import to_markdown
@@ -195,11 +201,11 @@ def _numeric(table: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def _names(value) -> tuple[str, ...] | None:
-    """A job's optimized_metric as a tuple of metric names (None if it has none)."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
+    """A job's optimized_metric as a tuple of metric names (None if it has none, or names
+    outside the vocabulary's objectives: the job refused them, and so does the summary)."""
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list) and names and all(name in OBJECTIVES for name in names):
+        return tuple(names)
     return None
 
 
