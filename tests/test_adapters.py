@@ -124,3 +124,55 @@ def test_the_adapter_gives_the_class_hydra_uses_after_its_plugin_scan_runs_it_ag
     rerun = type("BasicSweeper", (basic_sweeper.BasicSweeper,), {})
     monkeypatch.setattr(basic_sweeper, "BasicSweeper", rerun)
     assert hydra_internals.BasicSweeper is rerun
+
+
+def test_the_grid_sweeper_takes_from_hydras_basic_sweeper_what_it_sets_and_offers():
+    from mnist_exp.adapters.hydra import BasicSweeper
+
+    sweeper = BasicSweeper(max_batch_size=3, params={"a": "1,2"})
+    assert (sweeper.max_batch_size, dict(sweeper.params)) == (3, {"a": "1,2"})
+    assert dict(BasicSweeper(max_batch_size=None).params) == {}  # none given: empty
+    for name in ("setup", "sweep", "split_arguments", "is_done", "get_job_batch"):
+        assert callable(getattr(BasicSweeper, name)), name
+
+
+def test_a_job_return_built_by_hand_takes_its_value_through_the_public_setter():
+    from hydra.core.utils import JobReturn, JobStatus
+
+    ret = JobReturn(overrides=["a=1"], status=JobStatus.COMPLETED)
+    ret.return_value = [0.5, 1.0]
+    assert ret.return_value == [0.5, 1.0]
+
+
+def test_keras_callbacks_keep_the_counters_a_checkpoint_saves_under_these_names():
+    keras = pytest.importorskip("keras")
+    from mnist_exp.training.callbacks.early_stopping import EarlyStopping
+    from mnist_exp.training.callbacks.reduce_lr import ReduceLROnPlateau
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    for callback in (EarlyStopping(monitor="loss"), ReduceLROnPlateau(monitor="loss")):
+        callback.set_model(model)
+        callback.on_train_begin()
+        callback.on_epoch_end(0, {"loss": 1.0})
+        state, _ = callback.checkpoint_state()  # every name in STATE, read as Keras keeps it
+        assert set(state) == set(callback.STATE)
+        assert state["best"] == 1.0 and state["wait"] == 0, (type(callback).__name__, state)
+
+
+def test_keras_models_rebuild_their_step_functions_once_cleared():
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32")
+    model.fit(x, y, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    assert None not in (model.train_function, model.test_function, model.predict_function)
+    calls = []
+    step = model.train_step
+    model.train_step = lambda data: calls.append(1) or step(data)  # what speed.apply swaps in
+    model.train_function = model.test_function = model.predict_function = None  # as speed.py
+    model.fit(x, y, verbose=0)
+    assert calls, "fit kept its old train function: a cleared one is no longer rebuilt"

@@ -44,7 +44,8 @@ class GridSweeper(BasicSweeper):
         if metric is not None:
             arguments, resume = resuming.take_resume(arguments)
         parser = OverridesParser.create(config_loader=loader)
-        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        params = [f"{key}={value}" for key, value in self.params.items()]
+        overrides = parser.parse_overrides([*params, *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if resume:

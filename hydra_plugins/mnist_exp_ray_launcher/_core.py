@@ -140,13 +140,14 @@ def result(idx: int, sweep_config: DictConfig, ref: Any) -> JobReturn:
         log.error("job %d ended without a result: %s", idx, message)
         job_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
         mark_lost(job_dir, f"its Ray worker ended without a result: {message}")
-        return JobReturn(
+        ret = JobReturn(
             overrides=list(sweep_config.hydra.overrides.task),
             working_dir=str(job_dir),
             task_name=sweep_config.hydra.job.name,
             status=JobStatus.COMPLETED,
-            _return_value=math.nan,
         )
+        ret.return_value = math.nan
+        return ret
 
 
 def start(params: DictConfig) -> None:

@@ -232,12 +232,13 @@ def stored_return(job: Job, metric: Any) -> JobReturn:
     names = [metric] if isinstance(metric, str) else list(metric)
     values = [value(name) for name in names]
     hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(job.dir)}}})
-    return JobReturn(
+    ret = JobReturn(
         overrides=job.overrides,
         cfg=None,
         hydra_cfg=hydra_cfg,
         working_dir=str(job.dir),
         task_name="mnist-exp",
         status=JobStatus.COMPLETED,
-        _return_value=values[0] if isinstance(metric, str) else values,
     )
+    ret.return_value = values[0] if isinstance(metric, str) else values  # as run_job sets it
+    return ret

@@ -91,12 +91,11 @@ def result(job: Any, launcher: Any, overrides: Sequence[str], num: int) -> JobRe
             (job_dir / ".hydra").mkdir(parents=True)
             OmegaConf.save(OmegaConf.create(list(overrides)), job_dir / ".hydra/overrides.yaml")
         mark_lost(job_dir, message)
-        return JobReturn(
-            overrides=list(overrides),
-            working_dir=str(job_dir),
-            status=JobStatus.COMPLETED,
-            _return_value=math.nan,
+        ret = JobReturn(
+            overrides=list(overrides), working_dir=str(job_dir), status=JobStatus.COMPLETED
         )
+        ret.return_value = math.nan
+        return ret
 
 
 class QueueWatcher(SlurmInfoWatcher):
