@@ -176,3 +176,28 @@ def test_keras_models_rebuild_their_step_functions_once_cleared():
     model.train_function = model.test_function = model.predict_function = None  # as speed.py
     model.fit(x, y, verbose=0)
     assert calls, "fit kept its old train function: a cleared one is no longer rebuilt"
+
+
+def test_submitits_slurm_watcher_keeps_the_hook_and_job_sets_our_queue_watcher_extends():
+    # sweeps/slurm.py's QueueWatcher overrides SlurmInfoWatcher._make_command (submitit
+    # has no public hook for how states are asked) and reads its _registered, _finished
+    pytest.importorskip("submitit")
+    from submitit.core.core import InfoWatcher
+    from submitit.slurm.slurm import SlurmInfoWatcher
+
+    from mnist_exp.sweeps.slurm import QueueWatcher
+
+    assert QueueWatcher._make_command is not SlurmInfoWatcher._make_command
+    assert InfoWatcher._make_command is not SlurmInfoWatcher._make_command
+    watcher = SlurmInfoWatcher(delay_s=60)
+    assert watcher._make_command() is None  # nothing registered: nothing to ask
+    watcher.register_job("12_3")
+    assert (watcher._registered, watcher._finished) == ({"12_3"}, set())
+    assert watcher._make_command() == [
+        "sacct",
+        "-o",
+        "JobID,State,NodeList",
+        "--parsable2",
+        "-j",
+        "12",
+    ]
