@@ -226,6 +226,16 @@ def test_a_target_that_is_not_a_callback_is_refused_before_it_is_called():
 
     with pytest.raises(ConfigError, match="is not a Keras callback"):
         build("x", {"_target_": "mnist_exp.training.callbacks.from_config.build"})
+    with pytest.raises(ConfigError, match=r"^callbacks\.x\._target_='keras\.callbacks\.Nope'"):
+        build("x", {"_target_": "keras.callbacks.Nope"})
+
+
+def test_building_a_callback_leaves_its_config_as_it_was():
+    from mnist_exp.training.callbacks.from_config import build
+
+    spec = {"_target_": "keras.callbacks.EarlyStopping", "monitor": "val/loss"}
+    build("es", spec)
+    assert spec == {"_target_": "keras.callbacks.EarlyStopping", "monitor": "val/loss"}
 
 
 @pytest.mark.parametrize(

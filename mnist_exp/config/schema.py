@@ -17,7 +17,7 @@ from omegaconf import MISSING
 
 from mnist_exp.config.trackers import LoggerConfig
 from mnist_exp.errors import require
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objectives
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, checked_objectives
 
 LOSS_NAMES = {  # each loss's Keras class
     "categorical_crossentropy": "keras.losses.CategoricalCrossentropy",
@@ -202,11 +202,9 @@ class Config:
     resume: Optional[str] = None  # a run directory to continue (set by `resume=PATH`)
 
     def __post_init__(self) -> None:
+        found = checked_objectives(self.optimized_metric)
         if not isinstance(self.optimized_metric, str):
-            self.optimized_metric = list(self.optimized_metric)
-            require(self.optimized_metric, "optimized_metric", "[]", "at least one metric")
-        for metric in objectives(self.optimized_metric):
-            require_choice("optimized_metric", metric, OBJECTIVES)
+            self.optimized_metric = found
         if hasattr(self.schedule, "check"):
             self.schedule.check(self.training.epochs)
         for name, spec in self.callbacks.items():

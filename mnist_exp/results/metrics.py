@@ -8,7 +8,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from mnist_exp.errors import ConfigError
+from mnist_exp.errors import ConfigError, require
 
 MAX, MIN = "maximize", "minimize"
 DIRECTIONS = (MAX, MIN)
@@ -115,6 +115,15 @@ def direction(metric):
 def objectives(optimized_metric) -> list[str]:
     """optimized_metric as a list: one metric, or the several of a multi-objective search."""
     return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
+
+
+def checked_objectives(optimized_metric) -> list[str]:
+    """objectives(optimized_metric), each one of OBJECTIVES; else one ConfigError."""
+    found = objectives(optimized_metric)
+    require(found, "optimized_metric", "[]", "at least one metric")
+    for metric in found:
+        require(metric in OBJECTIVES, "optimized_metric", metric, f"one of {OBJECTIVES}")
+    return found
 
 
 def finite(value) -> float | None:

@@ -8,9 +8,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.errors import require
 from mnist_exp.results import files
-from mnist_exp.results.metrics import OBJECTIVES, objectives
+from mnist_exp.results.metrics import checked_objectives
 from mnist_exp.results.status import FINISHED, Status
 
 KILLED = "killed"  # metrics.json reason of a job whose process died without a word
@@ -27,8 +26,7 @@ def objective(config: DictConfig) -> Any:
     A metric outside the vocabulary's objectives is refused before any job starts."""
     found = OmegaConf.select(config, "optimized_metric")
     if found is not None:
-        for metric in objectives(found):
-            require(metric in OBJECTIVES, "optimized_metric", metric, f"one of {OBJECTIVES}")
+        checked_objectives(found)
     return found
 
 

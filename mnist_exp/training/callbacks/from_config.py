@@ -9,16 +9,14 @@ vocabulary gives the metric, unless the config sets `mode`.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import inspect
 import re
 from typing import Any
 
 import keras
-from hydra.utils import instantiate
+from hydra.utils import get_class
 
-from mnist_exp.config.targets import allowed, check_targets
+from mnist_exp.config.targets import CALLBACK_MODULES, as_dict, check_targets, instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.metrics import direction, to_keras
 
@@ -60,35 +58,21 @@ def stopped_after(callback) -> int:
 
 
 def build(name: str, spec: Any) -> keras.callbacks.Callback:
-    spec = dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
     key = f"callbacks.{name}"
-    check_targets(spec, key)
-    cls = locate(spec["_target_"], f"{key}._target_") if allowed(spec["_target_"]) else None
-    if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
+    spec = dict(as_dict(spec))  # a copy: monitor and mode are filled in below
+    check_targets(spec, key, CALLBACK_MODULES)
+    try:
+        cls = get_class(spec["_target_"])
+    except (ImportError, ValueError):
+        cls = None
+    if not issubclass(cls or object, keras.callbacks.Callback):
         raise ConfigError(f"{key}._target_={spec['_target_']!r} is not a Keras callback")
     if "monitor" in spec:
         monitor = spec["monitor"]
         spec["monitor"] = to_keras(monitor)
         if "mode" in _parameters(cls):
             spec.setdefault("mode", MODES[direction(monitor)])
-    return instantiate(spec)
-
-
-def locate(path: str, key: str):
-    """The object a dotted path names, imported; a path that names none is one error."""
-    parts = path.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        try:
-            found = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        try:
-            for name in parts[split:]:
-                found = getattr(found, name)
-        except AttributeError:
-            break
-        return found
-    raise ConfigError(f"{key}={path!r} names nothing that can be imported")
+    return instantiate_allowed(spec, key, CALLBACK_MODULES)
 
 
 def _parameters(cls: type) -> set[str]:
