@@ -50,31 +50,17 @@ def test_the_caching_repo_lists_the_groups_and_options_hydras_loader_lists():
             )
 
 
-def test_help_groups_as_hydras_own_format_config_groups_writes_them():
-    from hydra._internal.hydra import Hydra
+def test_hydras_parser_and_flags_text_are_where_the_adapter_takes_them():
+    from mnist_exp.adapters.hydra import args_parser, flags_help
 
-    from mnist_exp.config.help import format_config_groups
-
-    own = Hydra.format_config_groups
-    assert list(own.__code__.co_varnames[:3]) == ["self", "predicate", "compact"]
-    # the same text, in a fresh process where nothing is replaced yet
-    script = (
-        "import hydra, sys\n"
-        "from hydra._internal.hydra import Hydra\n"
-        "from hydra.core.global_hydra import GlobalHydra\n"
-        "from mnist_exp.app.schemas import register\n"
-        "from mnist_exp.config.help import format_config_groups\n"
-        "register()\n"
-        "with hydra.initialize_config_module(config_module='mnist_exp.conf', version_base='1.3'):\n"
-        "    h = GlobalHydra.instance().hydra\n"
-        "    for compact in (True, False):\n"
-        "        a = Hydra.format_config_groups(h, lambda g: not g.startswith('hydra'), compact)\n"
-        "        b = format_config_groups(h, lambda g: not g.startswith('hydra'), compact)\n"
-        "        assert a == b and 'optimizer' in a, (a, b)\n"
-    )
-    assert format_config_groups is not own
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    parser = args_parser()
+    args = parser.parse_args(["--help", "--config-dir", "d", "-cn", "c", "model=cnn"])
+    assert (args.help, args.hydra_help) == (True, False)
+    assert (args.config_dir, args.config_name) == ("d", "c")
+    assert (args.config_path, args.resolve, args.overrides) == (None, False, ["model=cnn"])
+    text = flags_help(parser)
+    assert "--hydra-help : Shows Hydra specific info" in text
+    assert text.splitlines()[-1].startswith("Overrides : ")
 
 
 def test_optuna_ids_name_the_study_and_trial_in_their_storage():

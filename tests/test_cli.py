@@ -155,6 +155,41 @@ def test_bad_config_value_fails_before_training_naming_the_key(tmp_path):
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--help", "model=cnn", "optimizer=adam", "--resolve"],
+        ["--hydra-help"],
+        ["--config-dir", "mine", "--help", "model=wide"],
+    ],
+)
+def test_help_prints_what_hydras_own_help_prints(tmp_path, argv):
+    # mnist-exp prints --help itself (config/help.py); Hydra's own (its `app` called
+    # directly: 10-20 s) is the reference, text for text.
+    (tmp_path / "mine" / "model").mkdir(parents=True)
+    (tmp_path / "mine" / "model" / "wide.yaml").write_text(
+        "defaults:\n  - /schema/model/mlp@_here_\n  - _self_\nname: wide\nunits: [1024]\n"
+    )
+
+    def help_by(entry: str) -> subprocess.CompletedProcess:  # app: Hydra's; main: ours
+        code = (
+            "import sys\n"
+            f"from mnist_exp.app.cli import {entry}\n"
+            "sys.argv = ['mnist-exp', *sys.argv[1:]]\n"  # $FLAGS_HELP names the program
+            f"{entry}()\n"
+        )
+        run = dict(cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-c", code, *argv], timeout=120, **run)
+
+    own, ours = help_by("app"), help_by("main")
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == own.stdout and own.stdout.count("\n") > 40
+    if "model=wide" in argv:
+        assert "(chosen: wide)" in ours.stdout and "two_hidden, wide" in ours.stdout
+
+
 def test_help_and_cfg_job_do_not_import_tensorflow(tmp_path):
     code = (
         "import sys\n"

@@ -6,15 +6,14 @@
   sweep runs jobs in-process only under the BasicLauncher.
 - The config loader's caching repository: the groups and options that `--help` lists,
   read once rather than once a group (seconds on a cold start).
-- Hydra.format_config_groups: Hydra's help calls it for every --help, whatever the
-  template, and it takes seconds; mnist-exp's own process swaps in a faster one with
-  the same output. Other Hydra apps never import this.
+- Hydra's command-line parser and its $FLAGS_HELP text: mnist-exp prints --help
+  itself (config/help.py), with Hydra's flags, since Hydra's own help lists the
+  config groups in seconds. Nothing of Hydra is replaced.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
 # Looked up when asked, not kept: Hydra's plugin scan runs its core plugins' modules
 # again (load_module), and a class kept from before is no longer the one Hydra uses.
@@ -30,19 +29,26 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def caching_repo(loader):
-    """The loader's repository of config sources, None where this Hydra has none to
-    give (its callers then take Hydra's public, slower way)."""
+def caching_repo(loader, overrides: list[str] | None = None):
+    """The loader's repository of config sources (with the search path that overrides
+    such as hydra.searchpath=[...] add), None where this Hydra has none to give (its
+    callers then take Hydra's public, slower way)."""
     try:
-        _, repo = loader._parse_overrides_and_create_caching_repo(None, [])
+        _, repo = loader._parse_overrides_and_create_caching_repo(None, overrides or [])
     except AttributeError:
         return None
     return repo
 
 
-def replace_help_groups(format_config_groups: Callable) -> None:
-    """Hydra.format_config_groups(self, predicate, compact=True) -> str, replaced in
-    this process."""
+def args_parser():
+    """Hydra's command-line parser, as its main uses it (--help, --config-dir, ...)."""
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser()
+
+
+def flags_help(parser) -> str:
+    """$FLAGS_HELP of Hydra's help templates: its flags, one per line, as Hydra writes them."""
     from hydra._internal.hydra import Hydra
 
-    Hydra.format_config_groups = format_config_groups
+    return Hydra.format_args_help(parser)

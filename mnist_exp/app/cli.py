@@ -22,7 +22,7 @@ from rich.console import Console
 from mnist_exp.app import resume, startup
 from mnist_exp.app.messages import group_as_value, one_line
 from mnist_exp.app.schemas import register
-from mnist_exp.config.help import speed_up_hydra_help
+from mnist_exp.config.help import CONFIG_MODULE, CONFIG_NAME, print_help
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
@@ -33,7 +33,6 @@ from mnist_exp.sweeps import study
 
 # At import, as Hydra's decorator expects: sweep workers that unpickle `app` need them too.
 register()
-speed_up_hydra_help()  # --help lists the groups in ms, not seconds (config/help.py)
 log = logging.getLogger("mnist_exp")
 # The user asked for stack traces instead of one-line errors.
 DEBUG = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -51,7 +50,8 @@ def _main() -> int | str | None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the line is printed here
     try:
         sys.argv[1:] = resume.rewrite_argv(sys.argv[1:])
-        app()
+        if not print_help(sys.argv[1:]):  # --help: listed in ms, not Hydra's seconds
+            app()
     except BrokenPipeError:
         raise
     except (HydraException, OmegaConfBaseException, UserError, OSError) as exc:
@@ -63,7 +63,7 @@ def _main() -> int | str | None:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path="pkg://mnist_exp.conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME)
 def app(cfg: DictConfig) -> float | list[float]:
     """One run; it returns optimized_metric (a list of values for several). In a sweep
     a failed job returns NaN so that the others go on; its metrics.json says why, and
