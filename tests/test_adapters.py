@@ -59,7 +59,7 @@ def test_hydras_parser_and_flags_text_are_where_the_adapter_takes_them():
     assert (args.config_dir, args.config_name) == ("d", "c")
     assert (args.config_path, args.resolve, args.overrides) == (None, False, ["model=cnn"])
     text = flags_help(parser)
-    assert "--hydra-help : Shows Hydra specific info" in text
+    assert "--hydra-help : Hydra's help" in text
     assert text.splitlines()[-1].startswith("Overrides : ")
 
 
