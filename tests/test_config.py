@@ -373,6 +373,38 @@ def test_optimizer_name_mismatch_says_how_to_pick_another(compose):
         to_settings(compose("optimizer=adam", "optimizer.name=sgd"))
 
 
+def test_the_optimizers_are_every_schema_below_optimizer_config_that_names_one():
+    import gc
+    from dataclasses import dataclass
+
+    from mnist_exp.config import optimizers
+
+    assert optimizers.choices() == [RMSpropConfig, AdamConfig, SGDConfig]
+
+    @dataclass
+    class AdamWConfig(AdamConfig):  # a subclass of a subclass
+        _target_: str = "keras.optimizers.AdamW"
+        name: str = "adamw"
+
+    @dataclass
+    class WithDecay(OptimizerConfig):  # shared fields only: no optimizer of its own
+        weight_decay: float = 0.0
+
+    @dataclass
+    class LionConfig(WithDecay):
+        _target_: str = "keras.optimizers.Lion"
+        name: str = "lion"
+
+    try:
+        found = optimizers.choices()
+        assert found == [RMSpropConfig, AdamConfig, AdamWConfig, SGDConfig, LionConfig]
+        assert optimizers.names() == "rmsprop|adam|adamw|sgd|lion"
+    finally:  # the rest of the session sees the optimizers of the package only
+        del AdamWConfig, WithDecay, LionConfig, found
+        gc.collect()
+    assert optimizers.choices() == [RMSpropConfig, AdamConfig, SGDConfig]
+
+
 def test_unknown_optimizer_fails_at_compose_naming_the_group(compose):
     with pytest.raises(ConfigCompositionException) as info:
         compose("optimizer=adamm")
