@@ -35,7 +35,7 @@ def test_the_caching_repo_lists_the_groups_and_options_hydras_loader_lists():
     from hydra.core.object_type import ObjectType
 
     from mnist_exp.adapters.hydra import caching_repo
-    from mnist_exp.app.schemas import register
+    from mnist_exp.config.store import register
 
     register()
     with __import__("hydra").initialize_config_module(
@@ -62,7 +62,7 @@ def test_help_groups_as_hydras_own_format_config_groups_writes_them():
         "import hydra, sys\n"
         "from hydra._internal.hydra import Hydra\n"
         "from hydra.core.global_hydra import GlobalHydra\n"
-        "from mnist_exp.app.schemas import register\n"
+        "from mnist_exp.config.store import register\n"
         "from mnist_exp.config.help import format_config_groups\n"
         "register()\n"
         "with hydra.initialize_config_module(config_module='mnist_exp.conf', version_base='1.3'):\n"

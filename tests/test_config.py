@@ -405,6 +405,25 @@ def test_the_optimizers_are_every_schema_below_optimizer_config_that_names_one()
     assert optimizers.choices() == [RMSpropConfig, AdamConfig, SGDConfig]
 
 
+def test_every_schema_a_yaml_extends_is_registered_in_one_place():
+    from mnist_exp.config import store
+
+    places = store.schemas()
+    extended = {
+        line.split("@")[0].strip(" -/")
+        for path in (ROOT / "conf").rglob("*.yaml")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith("- /schema/")
+    }
+    assert extended and extended <= set(places)
+    assert places["schema/model/mlp"] is ModelConfig and places["schema/model/cnn"] is CNNConfig
+    assert places["schema/model/base"] is ModelConfig  # what users' own model YAMLs extend
+    assert {p for p in places if p.startswith("schema/schedule/")} == {
+        f"schema/schedule/{name}" for name in ("constant", "cosine", "exponential", "step")
+    }
+    assert places["schema/optimizer/adam"] is AdamConfig
+
+
 def test_unknown_optimizer_fails_at_compose_naming_the_group(compose):
     with pytest.raises(ConfigCompositionException) as info:
         compose("optimizer=adamm")
@@ -487,7 +506,7 @@ def test_composing_does_not_import_tensorflow():
         """
         import sys
         import hydra
-        from mnist_exp.app.schemas import register
+        from mnist_exp.config.store import register
         from mnist_exp.config.settings import to_settings
 
         register()

@@ -23,11 +23,6 @@ def families() -> dict[str, ModuleType]:
     return found
 
 
-def schemas() -> dict[str, type]:
-    """Where each family's schema goes in Hydra's ConfigStore: schema/model/<family>."""
-    return {f"schema/model/{name}": module.SCHEMA for name, module in families().items()}
-
-
 def build_model(cfg, image_shape: tuple[int, ...], n_classes: int):
     """The Keras model of `cfg`, built by the family module that defines its schema."""
     return importlib.import_module(type(cfg).__module__).build(cfg, image_shape, n_classes)
