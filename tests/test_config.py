@@ -327,6 +327,8 @@ DATACLASS_ERRORS = [
     (ModelConfig, dict(name="m", dropout=1.0), "model.dropout", "1.0"),
     (ModelConfig, dict(name="m", layers=0), "model.layers", "0"),
     (ModelConfig, dict(name="m", activation="relux"), "model.activation", "relux"),
+    (ModelConfig, dict(name="m", _target_=CNNConfig._target_), "model._target_", "mnist_exp"),
+    (CNNConfig, dict(name="c", _target_=ModelConfig._target_), "model._target_", "mnist_exp"),
     (RMSpropConfig, dict(learning_rate=-1e-3), "optimizer.learning_rate", "-0.001"),
     (RMSpropConfig, dict(learning_rate=float("inf")), "optimizer.learning_rate", "inf"),
     (RMSpropConfig, dict(rho=1.0), "optimizer.rho", "1.0"),
@@ -498,6 +500,40 @@ def test_composing_does_not_list_the_config_groups(compose, monkeypatch):
     assert cfg.model.name == "two_hidden"
     assert listed == []
     assert "run mnist-exp --help" in cfg.hydra.help.template  # resolved, without a listing
+
+
+def test_a_models_target_outside_its_family_is_refused_before_tensorflow_is_imported():
+    # A fresh interpreter: this test process may have imported TensorFlow elsewhere.
+    code = textwrap.dedent(
+        """
+        import sys
+        import hydra
+        from mnist_exp.config.store import register
+        from mnist_exp.config.settings import to_settings
+        from mnist_exp.errors import ConfigError
+
+        register()
+        with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+            for target in ("os.system", "mnist_exp.models.cnn.build"):
+                cfg = hydra.compose(config_name="config", overrides=[f"model._target_={target}"])
+                try:
+                    to_settings(cfg)
+                except ConfigError as exc:
+                    print(exc)
+        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "model._target_='os.system' is not allowed: a class or function of mnist_exp.models",
+        "model._target_='mnist_exp.models.cnn.build' is not allowed: "
+        "'mnist_exp.models.mlp.build' for these fields; a model of another family extends "
+        "its schema, /schema/model/<family>@_here_",
+        "[]",
+    ]
 
 
 def test_composing_does_not_import_tensorflow():

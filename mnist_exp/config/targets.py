@@ -20,6 +20,7 @@ from omegaconf import MISSING
 from mnist_exp.errors import ConfigError, require
 
 TARGETS = {
+    "model": ("mnist_exp.models",),
     "optimizer": ("keras.optimizers",),
     "loss": ("keras.losses",),
     "schedule": ("mnist_exp.training.schedules",),
