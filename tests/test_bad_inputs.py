@@ -238,6 +238,22 @@ CONFIG_ROWS: list[Row] = [
         "optimizer._target_='os.system' is not allowed: a class or function of keras.optimizers",
     ),
     (
+        "a model's _target_ outside mnist_exp.models",
+        lambda t: ["model._target_=os.system"],
+        "model._target_='os.system' is not allowed: a class or function of mnist_exp.models",
+    ),
+    (
+        "a model YAML of one's own naming a _target_ outside mnist_exp.models",
+        lambda t: [f"--config-dir={own_model(t, 'os.system')}", "model=mine"],
+        "model._target_='os.system' is not allowed",
+    ),
+    (
+        "another family's build for these fields",
+        lambda t: ["model=cnn", "model._target_=mnist_exp.models.mlp.build"],
+        "model._target_='mnist_exp.models.mlp.build' is not allowed: "
+        "'mnist_exp.models.cnn.build' for these fields",
+    ),
+    (
         "a loss's _target_ outside keras.losses",
         lambda t: ["loss._target_=keras.optimizers.Adam"],
         "loss._target_='keras.optimizers.Adam' is not allowed",
@@ -263,6 +279,16 @@ def own_callback(tmp: Path, target: str, nested: bool = False) -> Path:
     import yaml
 
     (folder / "mine.yaml").write_text(yaml.safe_dump({"mine": spec}))
+    return folder.parent
+
+
+def own_model(tmp: Path, target: str) -> Path:
+    """A config folder of the user's own with model/mine.yaml, an MLP naming `target`."""
+    folder = tmp / "my_conf" / "model"
+    folder.mkdir(parents=True)
+    (folder / "mine.yaml").write_text(
+        f"defaults:\n  - /schema/model/base@_here_\n  - _self_\n\n_target_: {target}\nname: mine\n"
+    )
     return folder.parent
 
 

@@ -327,6 +327,8 @@ DATACLASS_ERRORS = [
     (ModelConfig, dict(name="m", dropout=1.0), "model.dropout", "1.0"),
     (ModelConfig, dict(name="m", layers=0), "model.layers", "0"),
     (ModelConfig, dict(name="m", activation="relux"), "model.activation", "relux"),
+    (ModelConfig, dict(name="m", _target_=CNNConfig._target_), "model._target_", "mnist_exp"),
+    (CNNConfig, dict(name="c", _target_=ModelConfig._target_), "model._target_", "mnist_exp"),
     (RMSpropConfig, dict(learning_rate=-1e-3), "optimizer.learning_rate", "-0.001"),
     (RMSpropConfig, dict(learning_rate=float("inf")), "optimizer.learning_rate", "inf"),
     (RMSpropConfig, dict(rho=1.0), "optimizer.rho", "1.0"),
@@ -371,6 +373,57 @@ def test_dataclasses_accept_the_edges_of_their_ranges():
 def test_optimizer_name_mismatch_says_how_to_pick_another(compose):
     with pytest.raises(ConfigError, match=r"optimizer=rmsprop\|adam\|sgd"):
         to_settings(compose("optimizer=adam", "optimizer.name=sgd"))
+
+
+def test_the_optimizers_are_every_schema_below_optimizer_config_that_names_one():
+    import gc
+    from dataclasses import dataclass
+
+    from mnist_exp.config import optimizers
+
+    assert optimizers.choices() == [RMSpropConfig, AdamConfig, SGDConfig]
+
+    @dataclass
+    class AdamWConfig(AdamConfig):  # a subclass of a subclass
+        _target_: str = "keras.optimizers.AdamW"
+        name: str = "adamw"
+
+    @dataclass
+    class WithDecay(OptimizerConfig):  # shared fields only: no optimizer of its own
+        weight_decay: float = 0.0
+
+    @dataclass
+    class LionConfig(WithDecay):
+        _target_: str = "keras.optimizers.Lion"
+        name: str = "lion"
+
+    try:
+        found = optimizers.choices()
+        assert found == [RMSpropConfig, AdamConfig, AdamWConfig, SGDConfig, LionConfig]
+        assert optimizers.names() == "rmsprop|adam|adamw|sgd|lion"
+    finally:  # the rest of the session sees the optimizers of the package only
+        del AdamWConfig, WithDecay, LionConfig, found
+        gc.collect()
+    assert optimizers.choices() == [RMSpropConfig, AdamConfig, SGDConfig]
+
+
+def test_every_schema_a_yaml_extends_is_registered_in_one_place():
+    from mnist_exp.config import store
+
+    places = store.schemas()
+    extended = {
+        line.split("@")[0].strip(" -/")
+        for path in (ROOT / "conf").rglob("*.yaml")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith("- /schema/")
+    }
+    assert extended and extended <= set(places)
+    assert places["schema/model/mlp"] is ModelConfig and places["schema/model/cnn"] is CNNConfig
+    assert places["schema/model/base"] is ModelConfig  # what users' own model YAMLs extend
+    assert {p for p in places if p.startswith("schema/schedule/")} == {
+        f"schema/schedule/{name}" for name in ("constant", "cosine", "exponential", "step")
+    }
+    assert places["schema/optimizer/adam"] is AdamConfig
 
 
 def test_unknown_optimizer_fails_at_compose_naming_the_group(compose):
@@ -449,13 +502,47 @@ def test_composing_does_not_list_the_config_groups(compose, monkeypatch):
     assert "run mnist-exp --help" in cfg.hydra.help.template  # resolved, without a listing
 
 
+def test_a_models_target_outside_its_family_is_refused_before_tensorflow_is_imported():
+    # A fresh interpreter: this test process may have imported TensorFlow elsewhere.
+    code = textwrap.dedent(
+        """
+        import sys
+        import hydra
+        from mnist_exp.config.store import register
+        from mnist_exp.config.settings import to_settings
+        from mnist_exp.errors import ConfigError
+
+        register()
+        with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+            for target in ("os.system", "mnist_exp.models.cnn.build"):
+                cfg = hydra.compose(config_name="config", overrides=[f"model._target_={target}"])
+                try:
+                    to_settings(cfg)
+                except ConfigError as exc:
+                    print(exc)
+        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "model._target_='os.system' is not allowed: a class or function of mnist_exp.models",
+        "model._target_='mnist_exp.models.cnn.build' is not allowed: "
+        "'mnist_exp.models.mlp.build' for these fields; a model of another family extends "
+        "its schema, /schema/model/<family>@_here_",
+        "[]",
+    ]
+
+
 def test_composing_does_not_import_tensorflow():
     # A fresh interpreter: this test process may have imported TensorFlow elsewhere.
     code = textwrap.dedent(
         """
         import sys
         import hydra
-        from mnist_exp.app.schemas import register
+        from mnist_exp.config.store import register
         from mnist_exp.config.settings import to_settings
 
         register()

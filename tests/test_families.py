@@ -3,6 +3,8 @@ keeps every part of a run's contract."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mnist_exp.config.targets import TARGETS, allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.models.catalog import build_model, families
 from mnist_exp.models.cnn import CNNConfig
@@ -24,10 +27,51 @@ def kinds(model) -> list[str]:
     return [type(layer).__name__ for layer in model.layers]
 
 
-def test_the_families_are_the_modules_that_define_a_schema_and_build():
+def test_the_families_are_the_modules_that_define_a_schema():
     found = families()
     assert set(found) == {"mlp", "cnn"}
     assert found["cnn"].SCHEMA is CNNConfig and found["mlp"].SCHEMA is MLPConfig
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_a_familys_target_is_its_modules_build_taking_the_schemas_fields(family):
+    module = families()[family]
+    target = module.SCHEMA._target_
+    assert allowed(target, TARGETS["model"]) and target == f"{module.__name__}.build"
+    parameters = inspect.signature(module.build).parameters
+    assert list(parameters)[:2] == ["image_shape", "n_classes"]
+    fields = [f.name for f in dataclasses.fields(module.SCHEMA) if f.name != "_target_"]
+    keywords = [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY]
+    assert sorted(keywords) == sorted(fields)
+    # each default lives in the schema
+    assert all(parameters[name].default is inspect.Parameter.empty for name in keywords)
+
+
+@pytest.mark.parametrize(
+    ("option", "family"),
+    [("one_hidden", "mlp"), ("two_hidden", "mlp"), ("mlp", "mlp"), ("cnn", "cnn")],
+)
+def test_each_model_option_builds_its_familys_model(settings, option, family):
+    cfg = settings(f"model={option}").model
+    module = families()[family]
+    assert type(cfg) is module.SCHEMA and cfg._target_ == f"{module.__name__}.build"
+    model = build_model(cfg, (28, 28), 10)
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "_target_"}
+    direct = module.build((28, 28), 10, **fields)
+    assert model.name == option
+    assert model.to_json() == direct.to_json()
+
+
+def test_a_model_yaml_of_ones_own_without_a_target_builds_with_the_schemas(settings, tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "wide.yaml").write_text(
+        "defaults:\n  - /schema/model/base@_here_\n  - _self_\n\nname: wide\nunits: 64\n"
+    )
+    cfg = settings(f"hydra.searchpath=[file://{tmp_path}]", "model=wide").model
+    assert type(cfg) is MLPConfig and cfg._target_ == "mnist_exp.models.mlp.build"
+    model = build_model(cfg, (28, 28), 10)
+    assert model.name == "wide"
+    assert [layer.name for layer in model.layers] == ["pixels", "hidden_1", "classes"]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
+from mnist_exp.config.targets import concrete, require_own
 from mnist_exp.errors import require
 
 
@@ -20,14 +21,9 @@ class OptimizerConfig:
     learning_rate: float = 0.001
 
     def __post_init__(self) -> None:
-        for key in ("_target_", "name"):  # each subclass holds the fields of one optimizer
-            default = type(self).__dataclass_fields__[key].default
-            require(
-                default is MISSING or getattr(self, key) == default,
-                f"optimizer.{key}",
-                getattr(self, key),
-                f"{default!r} for these fields; pick another with optimizer={names()}",
-            )
+        require_own(
+            self, "optimizer", ("_target_", "name"), f"pick another with optimizer={names()}"
+        )
         lr = self.learning_rate
         require(lr > 0 and math.isfinite(lr), "optimizer.learning_rate", lr, "a finite number > 0")
 
@@ -83,8 +79,9 @@ class SGDConfig(OptimizerConfig):
 
 
 def choices() -> list[type[OptimizerConfig]]:
-    """Every optimizer's schema: the subclasses of OptimizerConfig, each naming one."""
-    return OptimizerConfig.__subclasses__()
+    """Every optimizer's schema: the subclasses of OptimizerConfig, at any depth, that
+    name an optimizer."""
+    return concrete(OptimizerConfig)
 
 
 def names() -> str:

@@ -21,7 +21,7 @@ def to_settings(cfg: DictConfig) -> Config:
     Raises ConfigError naming the key when a value is out of range.
     """
     check_keys(cfg, "")
-    for group in ("optimizer", "loss", "schedule"):  # before to_object: nothing built yet
+    for group in ("model", "optimizer", "loss", "schedule"):  # before to_object: nothing built yet
         if OmegaConf.is_dict(cfg.get(group)):
             check_targets(OmegaConf.to_container(cfg[group], resolve=True), group, TARGETS[group])
     callbacks = cfg.get("callbacks")

@@ -15,9 +15,12 @@ import dataclasses
 import re
 from typing import Any
 
-from mnist_exp.errors import ConfigError
+from omegaconf import MISSING
+
+from mnist_exp.errors import ConfigError, require
 
 TARGETS = {
+    "model": ("mnist_exp.models",),
     "optimizer": ("keras.optimizers",),
     "loss": ("keras.losses",),
     "schedule": ("mnist_exp.training.schedules",),
@@ -74,3 +77,28 @@ def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...], **kwargs:
         raise ConfigError(f"{key} needs a _target_ (one of {', '.join(modules)})")
     check_targets(node, key, modules)
     return instantiate(node, **kwargs)
+
+
+def require_own(schema: Any, group: str, keys: tuple[str, ...], others: str) -> None:
+    """Each schema that names a `_target_` holds that target's fields: refuse `keys` set
+    to another value than the schema's own (another optimizer's class, say). `others`:
+    how to choose another."""
+    for key in keys:
+        default = type(schema).__dataclass_fields__[key].default
+        value = getattr(schema, key)
+        require(
+            default is MISSING or value == default,
+            f"{group}.{key}",
+            value,
+            f"{default!r} for these fields; {others}",
+        )
+
+
+def concrete(base: type) -> list[type]:
+    """The schemas below `base`, however deep, that name their `_target_`."""
+    found: dict[type, None] = {}
+    for cls in base.__subclasses__():
+        if cls.__dataclass_fields__["_target_"].default is not MISSING:
+            found[cls] = None
+        found.update(dict.fromkeys(concrete(cls)))
+    return list(found)

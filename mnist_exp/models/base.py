@@ -1,4 +1,4 @@
-"""What every model family shares: the schema's name, its checks, the softmax head."""
+"""What every model family shares: the schema's target and name, its checks, the softmax head."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from mnist_exp.config.targets import require_own
 from mnist_exp.errors import require
 
 # Keras' activation registry, checked without importing Keras.
@@ -19,7 +20,19 @@ BATCH_NORM_MOMENTUM = 0.9
 
 @dataclass
 class ModelConfig:
+    # The function of the family's module that builds its model, called with the image
+    # shape, the number of classes and the schema's fields (their defaults are the
+    # schema's: the functions have none).
+    _target_: str = MISSING
     name: str = MISSING  # the option's name (one_hidden), kept as the Keras model's name
+
+    def __post_init__(self) -> None:
+        require_own(
+            self,
+            "model",
+            ("_target_",),
+            "a model of another family extends its schema, /schema/model/<family>@_here_",
+        )
 
 
 def require_rate(key: str, value: float) -> None:

@@ -1,5 +1,6 @@
-"""The model families: every module of models/ that defines a schema (`SCHEMA`) and
-`build`. A new family is a new module plus its YAML in conf/model/; nothing to list."""
+"""The model families: every module of models/ that defines a schema (`SCHEMA`) whose
+`_target_` names the module's function that builds the model. A new family is a new
+module plus its YAML in conf/model/; nothing to list."""
 
 from __future__ import annotations
 
@@ -8,26 +9,30 @@ import pkgutil
 from types import ModuleType
 
 import mnist_exp.models
+from mnist_exp.config.targets import TARGETS, instantiate_allowed
 
 
 def families() -> dict[str, ModuleType]:
     """Each family's module by its name (mlp, ...): the modules of models/ that define
-    `SCHEMA` and `build`. Modules of models/ import Keras only when they build."""
+    `SCHEMA`. Modules of models/ import Keras only when they build."""
     found = {}
     for info in pkgutil.iter_modules(mnist_exp.models.__path__):
         if info.name == __name__.rsplit(".", 1)[-1]:
             continue
         module = importlib.import_module(f"mnist_exp.models.{info.name}")
-        if hasattr(module, "SCHEMA") and hasattr(module, "build"):
+        if hasattr(module, "SCHEMA"):
             found[info.name] = module
     return found
 
 
-def schemas() -> dict[str, type]:
-    """Where each family's schema goes in Hydra's ConfigStore: schema/model/<family>."""
-    return {f"schema/model/{name}": module.SCHEMA for name, module in families().items()}
-
-
 def build_model(cfg, image_shape: tuple[int, ...], n_classes: int):
-    """The Keras model of `cfg`, built by the family module that defines its schema."""
-    return importlib.import_module(type(cfg).__module__).build(cfg, image_shape, n_classes)
+    """The Keras model of `cfg`, built by the function its `_target_` names, with the
+    schema's fields as plain values (lists, not OmegaConf's)."""
+    return instantiate_allowed(
+        cfg,
+        "model",
+        TARGETS["model"],
+        _convert_="all",
+        image_shape=image_shape,
+        n_classes=n_classes,
+    )

@@ -27,6 +27,7 @@ PADDINGS = ("valid", "same")
 
 @dataclass
 class CNNConfig(ModelConfig):
+    _target_: str = f"{__name__}.build"
     filters: Any = field(default_factory=lambda: [32, 64])  # one conv block per entry
     convs_per_block: int = 1  # convolutions in each block, all with the block's filters
     kernel_size: int = 3
@@ -39,6 +40,7 @@ class CNNConfig(ModelConfig):
     dropout: float = 0.5  # before each layer of the head and the output
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         widths("model.filters", self.filters)
         widths("model.dense", self.dense, empty=True)
         for key in ("convs_per_block", "kernel_size", "pool"):
@@ -70,39 +72,54 @@ class CNNConfig(ModelConfig):
 SCHEMA = CNNConfig
 
 
-def build(cfg: CNNConfig, image_shape: tuple[int, ...], n_classes: int):
+def build(
+    image_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    name: str,
+    filters: Any,
+    convs_per_block: int,
+    kernel_size: int,
+    padding: str,
+    pool: int,
+    batch_norm: bool,
+    activation: str,
+    block_dropout: float,
+    dense: Any,
+    dropout: float,
+):
     import math
 
     import keras
 
     inputs = keras.Input(shape=(math.prod(image_shape),), name="pixels")
     x = keras.layers.Reshape((*image_shape, 1), name="image")(inputs)
-    for block, filters in enumerate(widths("model.filters", cfg.filters), start=1):
-        for conv in range(1, cfg.convs_per_block + 1):
+    for block, width in enumerate(widths("model.filters", filters), start=1):
+        for conv in range(1, convs_per_block + 1):
             layer = keras.layers.Conv2D(
-                filters,
-                cfg.kernel_size,
-                padding=cfg.padding,
-                use_bias=not cfg.batch_norm,
-                activation=None if cfg.batch_norm else cfg.activation,
+                width,
+                kernel_size,
+                padding=padding,
+                use_bias=not batch_norm,
+                activation=None if batch_norm else activation,
                 name=f"conv_{block}_{conv}",
             )
-            x = activated(layer(x), cfg.batch_norm, cfg.activation, f"{block}_{conv}")
-        if cfg.pool > 1:
-            x = keras.layers.MaxPooling2D(cfg.pool, name=f"pool_{block}")(x)
-        if cfg.block_dropout > 0:
-            x = keras.layers.Dropout(cfg.block_dropout, name=f"block_dropout_{block}")(x)
+            x = activated(layer(x), batch_norm, activation, f"{block}_{conv}")
+        if pool > 1:
+            x = keras.layers.MaxPooling2D(pool, name=f"pool_{block}")(x)
+        if block_dropout > 0:
+            x = keras.layers.Dropout(block_dropout, name=f"block_dropout_{block}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    for i, units in enumerate(widths("model.dense", cfg.dense, empty=True), start=1):
-        if cfg.dropout > 0:
-            x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    for i, units in enumerate(widths("model.dense", dense, empty=True), start=1):
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
         layer = keras.layers.Dense(
             units,
-            use_bias=not cfg.batch_norm,
-            activation=None if cfg.batch_norm else cfg.activation,
+            use_bias=not batch_norm,
+            activation=None if batch_norm else activation,
             name=f"dense_{i}",
         )
-        x = activated(layer(x), cfg.batch_norm, cfg.activation, f"dense_{i}")
-    if cfg.dropout > 0:
-        x = keras.layers.Dropout(cfg.dropout, name="dropout")(x)
-    return keras.Model(inputs, classes(x, n_classes), name=cfg.name)
+        x = activated(layer(x), batch_norm, activation, f"dense_{i}")
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, classes(x, n_classes), name=name)

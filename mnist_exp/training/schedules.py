@@ -1,6 +1,6 @@
 """The schedule group: how the learning rate moves during a run, each option its
 typed schema and, named by its `_target_`, the function that makes its Keras form
-(app/schemas.py registers the schemas; `build` calls the function).
+(config/store.py registers the schemas; `build` calls the function).
 
 Each starts from the optimizer's learning_rate and counts in epochs. Keras' own
 schedule classes carry them over the run's steps, so that a schedule is saved with
@@ -156,8 +156,3 @@ def step(
     return keras.optimizers.schedules.ExponentialDecay(
         learning_rate, decay_steps=step_epochs * steps_per_epoch, decay_rate=gamma, staircase=True
     )
-
-
-def schemas() -> dict[str, type]:
-    """Where each schedule's schema goes in Hydra's ConfigStore: schema/schedule/<name>."""
-    return {f"schema/schedule/{cls.name}": cls for cls in ScheduleConfig.__subclasses__()}
