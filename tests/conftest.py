@@ -10,9 +10,9 @@ from pathlib import Path
 import hydra
 import pytest
 
+from mnist_exp.app.store import register
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
-from mnist_exp.config.store import register
 from tests.helpers import SHARED_MNIST, run_cli
 
 

@@ -35,7 +35,7 @@ def test_the_caching_repo_lists_the_groups_and_options_hydras_loader_lists():
     from hydra.core.object_type import ObjectType
 
     from mnist_exp.adapters.hydra import caching_repo
-    from mnist_exp.config.store import register
+    from mnist_exp.app.store import register
 
     register()
     with __import__("hydra").initialize_config_module(

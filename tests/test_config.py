@@ -408,7 +408,7 @@ def test_the_optimizers_are_every_schema_below_optimizer_config_that_names_one()
 
 
 def test_every_schema_a_yaml_extends_is_registered_in_one_place():
-    from mnist_exp.config import store
+    from mnist_exp.app import store
 
     places = store.schemas()
     extended = {
@@ -508,7 +508,7 @@ def test_a_models_target_outside_its_family_is_refused_before_tensorflow_is_impo
         """
         import sys
         import hydra
-        from mnist_exp.config.store import register
+        from mnist_exp.app.store import register
         from mnist_exp.config.settings import to_settings
         from mnist_exp.errors import ConfigError
 
@@ -542,7 +542,7 @@ def test_composing_does_not_import_tensorflow():
         """
         import sys
         import hydra
-        from mnist_exp.config.store import register
+        from mnist_exp.app.store import register
         from mnist_exp.config.settings import to_settings
 
         register()

@@ -21,10 +21,10 @@ from rich.console import Console
 
 from mnist_exp.app import resume, startup
 from mnist_exp.app.messages import group_as_value, one_line
+from mnist_exp.app.store import register
 from mnist_exp.config.help import CONFIG_MODULE, CONFIG_NAME, print_help
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
-from mnist_exp.config.store import register
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import record_status

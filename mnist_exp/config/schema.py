@@ -1,6 +1,6 @@
 """Typed schemas of the run's config groups: each field's type, default and range.
 
-Each ``conf/<group>/<option>.yaml`` extends one of these (config/store.py registers
+Each ``conf/<group>/<option>.yaml`` extends one of these (app/store.py registers
 them), so an unknown key or a value of the wrong type fails when Hydra composes the
 config, and a YAML file holds only what its option changes. Range checks live in
 ``__post_init__`` and run in settings.to_settings, before TensorFlow is imported.

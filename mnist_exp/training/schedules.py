@@ -1,6 +1,6 @@
 """The schedule group: how the learning rate moves during a run, each option its
 typed schema and, named by its `_target_`, the function that makes its Keras form
-(config/store.py registers the schemas; `build` calls the function).
+(app/store.py registers the schemas; `build` calls the function).
 
 Each starts from the optimizer's learning_rate and counts in epochs. Keras' own
 schedule classes carry them over the run's steps, so that a schedule is saved with
