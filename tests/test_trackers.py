@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_exp.config.trackers import MlflowConfig, TensorBoardConfig
 from mnist_exp.errors import ConfigError, MissingPackageError
 from mnist_exp.sweeps import tracking as sweep_tracking
-from mnist_exp.training.callbacks import mlflow as loggers
-from mnist_exp.training.callbacks import tensorboard as board
 from mnist_exp.training.callbacks import tracked, trackers
+from mnist_exp.training.callbacks.trackers import mlflow as loggers
+from mnist_exp.training.callbacks.trackers import tensorboard as board
+from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig
+from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoardConfig
 from tests.helpers import run_cli, start_and_signal
 
 EPOCHS = 3
@@ -364,7 +365,7 @@ def test_an_unusable_tracking_uri_is_one_config_error(tmp_path):
     from types import SimpleNamespace
 
     cfg = SimpleNamespace(
-        logger=SimpleNamespace(tensorboard=None, mlflow=MlflowConfig(tracking_uri="foo://bar"))
+        logger={"tensorboard": None, "mlflow": MlflowConfig(tracking_uri="foo://bar")}
     )
     with pytest.raises(ConfigError, match=r"^logger.mlflow.tracking_uri=foo://bar: ") as caught:
         trackers.start(cfg, tmp_path)
@@ -449,7 +450,8 @@ def test_the_sweeps_run_ends_as_its_jobs_did(ranks, interrupted, expected):
 def test_a_sweep_without_mlflow_opens_no_run():
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create({"logger": {"tensorboard": {}}, "hydra": {"sweep": {"dir": "x"}}})
+    logger = {"tensorboard": {"_target_": TensorBoardConfig._target_}, "mlflow": None}
+    config = OmegaConf.create({"logger": logger, "hydra": {"sweep": {"dir": "x"}}})
     tracked = sweep_tracking.start(config)
     assert tracked.run is None
     tracked.finish(None)  # nothing to end
