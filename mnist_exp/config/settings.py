@@ -30,8 +30,8 @@ def to_settings(cfg: DictConfig) -> Config:
         check_callbacks(OmegaConf.to_container(callbacks, resolve=True))
     logger = cfg.get("logger")
     if OmegaConf.is_config(logger):  # before to_object builds the trackers' schemas
-        tracking = OmegaConf.to_container(logger, resolve=True)
-        check_specs(dict(configured(tracking)), "logger", "a tracker")
+        specs = OmegaConf.to_container(logger, resolve=True)
+        check_specs(dict(configured(specs)), "logger", "a tracker")
     try:
         settings = OmegaConf.to_object(cfg)
     except ConfigError:
