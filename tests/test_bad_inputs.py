@@ -17,9 +17,12 @@ import pytest
 from hydra.errors import InstantiationException
 
 from mnist_exp.errors import first_line
+from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig
+from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoardConfig
 from tests.helpers import run_cli
 
 SMOKE = "+experiment=smoke"
+MLFLOW, TENSORBOARD = MlflowConfig._target_, TensorBoardConfig._target_
 
 
 # --- files the rows point at ------------------------------------------------------
@@ -233,6 +236,17 @@ CONFIG_ROWS: list[Row] = [
         "callbacks.mine.argument._target_='os.getcwd' is not allowed",
     ),
     (
+        "a tracker's _target_ outside the trackers",
+        lambda t: [f"--config-dir={own_callback(t, 'os.system', group='logger')}", "logger=mine"],
+        "logger.mine._target_='os.system' is not allowed: a class or function of "
+        "mnist_exp.training.callbacks.trackers",
+    ),
+    (
+        "another tracker's class for these fields",
+        lambda t: ["logger=tensorboard", f"logger.tensorboard._target_={MLFLOW}"],
+        f"logger.tensorboard._target_='{MLFLOW}' is not allowed: '{TENSORBOARD}'",
+    ),
+    (
         "an optimizer's _target_ outside keras.optimizers",
         lambda t: ["optimizer._target_=os.system"],
         "optimizer._target_='os.system' is not allowed: a class or function of keras.optimizers",
@@ -266,10 +280,10 @@ CONFIG_ROWS: list[Row] = [
 ]
 
 
-def own_callback(tmp: Path, target: str, nested: bool = False) -> Path:
-    """A config folder of the user's own with callbacks/mine.yaml naming `target`: the
+def own_callback(tmp: Path, target: str, nested: bool = False, group: str = "callbacks") -> Path:
+    """A config folder of the user's own with GROUP/mine.yaml naming `target`: the
     run must refuse it before anything calls it (it would write PWNED)."""
-    folder = tmp / "my_conf" / "callbacks"
+    folder = tmp / "my_conf" / group
     folder.mkdir(parents=True)
     spec = (
         {"_target_": "keras.callbacks.EarlyStopping", "argument": {"_target_": target}}
@@ -483,11 +497,12 @@ def test_a_wrappers_line_keeps_its_reason():
     assert first_line(RuntimeError("one line\nmore")) == "one line"
 
 
-def test_a_refused_target_was_never_called(tmp_path):
+@pytest.mark.parametrize("group", ["callbacks", "logger"])
+def test_a_refused_target_was_never_called(tmp_path, group):
+    config_dir = own_callback(tmp_path, "os.system", group=group)
+    choice = "callbacks=[mine]" if group == "callbacks" else "logger=mine"
     assert_one_line_failure(
-        tmp_path,
-        [f"--config-dir={own_callback(tmp_path, 'os.system')}", SMOKE, "callbacks=[mine]"],
-        "is not allowed",
+        tmp_path, [f"--config-dir={config_dir}", SMOKE, choice], "is not allowed"
     )
     assert not (tmp_path / "PWNED").exists()
 

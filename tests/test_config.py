@@ -27,9 +27,13 @@ from mnist_exp.config.schema import (
     ValidationConfig,
 )
 from mnist_exp.config.settings import to_settings
+from mnist_exp.config.targets import TARGETS, allowed, instantiate_allowed
 from mnist_exp.errors import ConfigError, UserError
 from mnist_exp.models.cnn import CNNConfig
 from mnist_exp.models.mlp import MLPConfig as ModelConfig
+from mnist_exp.training.callbacks import trackers
+from mnist_exp.training.callbacks.trackers.mlflow import Mlflow, MlflowConfig
+from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoard, TensorBoardConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,6 +181,71 @@ def test_validation_options(settings, option, split):
     assert validation.split == split
 
 
+@pytest.mark.parametrize(
+    ("option", "schema", "tracker"),
+    [("tensorboard", TensorBoardConfig, TensorBoard), ("mlflow", MlflowConfig, Mlflow)],
+)
+def test_logger_options_build_their_trackers(settings, option, schema, tracker):
+    spec = settings(f"logger={option}").logger[option]
+    assert type(spec) is schema and spec == schema()  # the YAML's values are the schema's
+    built = instantiate_allowed(spec, f"logger.{option}", TARGETS["logger"])
+    assert type(built) is tracker and built.cfg == spec
+
+
+def test_both_trackers_are_chosen_together_in_the_order_given(settings, compose):
+    assert settings().logger == {}
+    both = settings("logger=[tensorboard,mlflow]", "logger.tensorboard.histogram_freq=2").logger
+    assert list(both) == ["tensorboard", "mlflow"]
+    assert both["tensorboard"].histogram_freq == 2 and both["mlflow"] == MlflowConfig()
+    assert list(settings("logger=[mlflow,tensorboard]").logger) == ["mlflow", "tensorboard"]
+    # Found by its schema, in the settings and in a composed config (a sweep's) alike.
+    found = trackers.find(compose("logger=[tensorboard,mlflow]").logger, MlflowConfig)
+    assert found == both["mlflow"]
+    assert trackers.find(both, TensorBoardConfig) == both["tensorboard"]
+    assert trackers.find(settings("logger=tensorboard").logger, MlflowConfig) is None
+
+
+def test_a_null_tracker_is_off(settings):
+    assert settings("logger=[tensorboard,mlflow]", "logger.mlflow=null").logger["mlflow"] is None
+    assert trackers.find({"mlflow": None}, MlflowConfig) is None
+
+
+def test_every_tracker_module_is_found_and_its_target_allowed():
+    found = trackers.schemas()
+    assert found == {
+        "schema/logger/tensorboard": TensorBoardConfig,
+        "schema/logger/mlflow": MlflowConfig,
+    }
+    for schema in found.values():
+        assert allowed(schema._target_, TARGETS["logger"]), schema._target_
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["logger=mlflow", "logger.mlflow._target_=os.system"],
+            "logger.mlflow._target_='os.system' is not allowed: a class or function of "
+            "mnist_exp.training.callbacks.trackers",
+        ),
+        (
+            ["+logger.mine={_target_: builtins.print}"],
+            "logger.mine._target_='builtins.print' is not allowed",
+        ),
+        (["+logger.mine={path: x}"], "logger.mine: a tracker's config names its class as _target_"),
+        (
+            ["logger=tensorboard", f"logger.tensorboard._target_={MlflowConfig._target_}"],
+            f"logger.tensorboard._target_='{MlflowConfig._target_}' is not allowed: "
+            f"'{TensorBoardConfig._target_}'",
+        ),
+    ],
+)
+def test_a_tracker_target_outside_its_list_is_one_line(compose, overrides, message):
+    with pytest.raises(ConfigError) as info:
+        to_settings(compose(*overrides))
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
 def test_optimizer_field_override_reaches_the_dataclass(settings):
     s = settings("optimizer=sgd", "optimizer.learning_rate=0.05", "optimizer.nesterov=true")
     assert type(s.optimizer) is SGDConfig
@@ -297,6 +366,11 @@ RANGE_ERRORS = [
     (["optimizer=adam", "optimizer.name=sgd"], "optimizer.name", "sgd"),
     (["validation.size=0"], "validation.size", "0"),
     (["data.name=cifar10"], "data.name", "cifar10"),
+    (
+        ["logger=tensorboard", "logger.tensorboard.histogram_freq=-1"],
+        "logger.tensorboard.histogram_freq",
+        "-1",
+    ),
 ]
 
 
@@ -347,6 +421,9 @@ DATACLASS_ERRORS = [
     (DataConfig, dict(name="mnist", limit_test=-2), "data.limit_test", "-2"),
     (LossConfig, dict(name="mse"), "loss.name", "mse"),
     (Config, dict(optimized_metric="val/acc"), "optimized_metric", "val/acc"),
+    (TensorBoardConfig, dict(histogram_freq=-1), "logger.tensorboard.histogram_freq", "-1"),
+    (MlflowConfig, dict(experiment=""), "logger.mlflow.experiment", "''"),
+    (MlflowConfig, dict(_target_="x.Y"), "logger.mlflow._target_", "x.Y"),
 ]
 
 
@@ -547,10 +624,15 @@ def test_composing_does_not_import_tensorflow():
 
         register()
         with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
-            for overrides in ([], ["+experiment=tutorial"], ["optimizer=adam", "model=two_hidden"]):
+            for overrides in (
+                [],
+                ["+experiment=tutorial"],
+                ["optimizer=adam", "model=two_hidden"],
+                ["logger=[tensorboard,mlflow]"],
+            ):
                 cfg = hydra.compose(config_name="config", overrides=overrides)
                 to_settings(cfg)
-        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+        print(sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
         """
     )
     result = subprocess.run(

@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_exp.config.trackers import MlflowConfig, TensorBoardConfig
 from mnist_exp.errors import ConfigError, MissingPackageError
 from mnist_exp.sweeps import tracking as sweep_tracking
-from mnist_exp.training.callbacks import mlflow as loggers
-from mnist_exp.training.callbacks import tensorboard as board
 from mnist_exp.training.callbacks import tracked, trackers
+from mnist_exp.training.callbacks.trackers import mlflow as loggers
+from mnist_exp.training.callbacks.trackers import tensorboard as board
+from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig
+from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoardConfig
 from tests.helpers import run_cli, start_and_signal
 
 EPOCHS = 3
@@ -364,11 +365,49 @@ def test_an_unusable_tracking_uri_is_one_config_error(tmp_path):
     from types import SimpleNamespace
 
     cfg = SimpleNamespace(
-        logger=SimpleNamespace(tensorboard=None, mlflow=MlflowConfig(tracking_uri="foo://bar"))
+        logger={"tensorboard": None, "mlflow": MlflowConfig(tracking_uri="foo://bar")}
     )
     with pytest.raises(ConfigError, match=r"^logger.mlflow.tracking_uri=foo://bar: ") as caught:
         trackers.start(cfg, tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_both_trackers_start_in_the_order_the_config_gives(settings, tmp_path):
+    db = tmp_path / "mlflow.db"
+    cfg = settings(
+        "+experiment=smoke",
+        "logger=[tensorboard,mlflow]",
+        f"logger.mlflow.tracking_uri=sqlite:///{db}",
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tracking = trackers.start(cfg, run_dir)
+    assert [type(c).__name__ for c in tracking.callbacks] == ["TensorBoard", "MlflowEpochs"]
+    tracking.finish("failed")
+    run = only_run(mlflow_client(db))
+    assert run.info.status == "FAILED" and run.data.tags["mnist_exp.status"] == "failed"
+    assert run.data.params["data.name"] == "mnist_5k"
+    assert len(list((run_dir / "tensorboard").glob(f"*{board.HPARAMS_SUFFIX}"))) == 1
+
+
+def test_a_null_tracker_starts_nothing(tmp_path):
+    from types import SimpleNamespace
+
+    tracking = trackers.start(SimpleNamespace(logger={"mlflow": None}), tmp_path)
+    assert tracking.callbacks == [] and tracking.finishers == []
+
+
+def test_a_tracker_target_outside_the_list_is_refused_when_built(tmp_path):
+    """The second check, where a tracker is built: a spec that never went through
+    to_settings is refused too, before anything is called."""
+    from types import SimpleNamespace
+
+    spec = {"_target_": "os.system", "command": f"touch {tmp_path / 'PWNED'}"}
+    with pytest.raises(ConfigError) as caught:
+        trackers.start(SimpleNamespace(logger={"mine": spec}), tmp_path)
+    assert str(caught.value).startswith("logger.mine._target_='os.system' is not allowed")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "PWNED").exists()
 
 
 def test_overrides_become_hparams_of_their_own_types():
@@ -449,7 +488,8 @@ def test_the_sweeps_run_ends_as_its_jobs_did(ranks, interrupted, expected):
 def test_a_sweep_without_mlflow_opens_no_run():
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create({"logger": {"tensorboard": {}}, "hydra": {"sweep": {"dir": "x"}}})
+    logger = {"tensorboard": {"_target_": TensorBoardConfig._target_}, "mlflow": None}
+    config = OmegaConf.create({"logger": logger, "hydra": {"sweep": {"dir": "x"}}})
     tracked = sweep_tracking.start(config)
     assert tracked.run is None
     tracked.finish(None)  # nothing to end

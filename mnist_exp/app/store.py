@@ -19,6 +19,7 @@ from mnist_exp.config.schema import (
 from mnist_exp.config.targets import concrete
 from mnist_exp.models import catalog
 from mnist_exp.training import schedules
+from mnist_exp.training.callbacks import trackers
 
 # `/schema/model/base@_here_`, as users' own model YAMLs extend it: the MLP's schema.
 MODEL_BASE = "mlp"
@@ -37,6 +38,7 @@ def schemas() -> dict[str, type]:
         **{f"schema/callbacks/{cls.NAME}": cls for cls in callbacks.SCHEMAS},
         **{f"schema/model/{name}": schema for name, schema in families.items()},
         "schema/model/base": families[MODEL_BASE],
+        **trackers.schemas(),
     }
 
 

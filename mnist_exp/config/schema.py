@@ -5,7 +5,7 @@ them), so an unknown key or a value of the wrong type fails when Hydra composes 
 config, and a YAML file holds only what its option changes. Range checks live in
 ``__post_init__`` and run in settings.to_settings, before TensorFlow is imported.
 The model families' schemas are in models/, the optimizers' in config/optimizers.py,
-the trackers' in config/trackers.py.
+the trackers' beside each tracker (training/callbacks/trackers/).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from mnist_exp.config.trackers import LoggerConfig
 from mnist_exp.errors import require
 from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, checked_objectives
 
@@ -192,7 +191,9 @@ class Config:
     validation: ValidationConfig = MISSING
     training: TrainingConfig = field(default_factory=TrainingConfig)
     save: SaveConfig = field(default_factory=SaveConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)  # logger=tensorboard|mlflow
+    # Experiment trackers by name (logger=[tensorboard,mlflow]): each one's `_target_` and
+    # fields, built from an allow-list (config/targets.py); a null one is off.
+    logger: dict[str, Any] = field(default_factory=dict)
     # Keras callbacks by name (callbacks=[early_stopping]): each one's `_target_` and
     # arguments, instantiated from an allow-list (config/targets.py).
     callbacks: dict[str, Any] = field(default_factory=dict)

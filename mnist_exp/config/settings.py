@@ -11,6 +11,7 @@ from omegaconf.errors import MissingMandatoryValue
 from mnist_exp.config import optimizers
 from mnist_exp.config.schema import Config
 from mnist_exp.config.targets import TARGETS, check_targets
+from mnist_exp.config.trackers import configured
 from mnist_exp.errors import ConfigError, require
 from mnist_exp.results.metrics import EPOCH_NAMES
 
@@ -27,6 +28,10 @@ def to_settings(cfg: DictConfig) -> Config:
     callbacks = cfg.get("callbacks")
     if OmegaConf.is_config(callbacks):  # before to_object builds the callbacks' schemas
         check_callbacks(OmegaConf.to_container(callbacks, resolve=True))
+    logger = cfg.get("logger")
+    if OmegaConf.is_config(logger):  # before to_object builds the trackers' schemas
+        specs = OmegaConf.to_container(logger, resolve=True)
+        check_specs(dict(configured(specs)), "logger", "a tracker")
     try:
         settings = OmegaConf.to_object(cfg)
     except ConfigError:
@@ -47,14 +52,22 @@ def to_settings(cfg: DictConfig) -> Config:
 
 def check_callbacks(callbacks: dict[str, Any]) -> None:
     """Each callback names an allowed class, and watches a metric of the vocabulary."""
+    check_specs(callbacks, "callbacks", "a callback")
     for name, spec in callbacks.items():
-        key = f"callbacks.{name}"
-        if not isinstance(spec, dict) or "_target_" not in spec:
-            raise ConfigError(f"{key}: a callback's config names its class as _target_")
-        check_targets(spec, key)
         if "monitor" in spec:
             monitor = spec["monitor"]
-            require(monitor in EPOCH_NAMES, f"{key}.monitor", monitor, f"one of {EPOCH_NAMES}")
+            key = f"callbacks.{name}.monitor"
+            require(monitor in EPOCH_NAMES, key, monitor, f"one of {EPOCH_NAMES}")
+
+
+def check_specs(specs: dict[str, Any], group: str, what: str) -> None:
+    """Each entry of a group of named specs (callbacks, logger) names its class as
+    `_target_`, from the group's allow-list."""
+    for name, spec in specs.items():
+        key = f"{group}.{name}"
+        if not isinstance(spec, dict) or "_target_" not in spec:
+            raise ConfigError(f"{key}: {what}'s config names its class as _target_")
+        check_targets(spec, key, TARGETS[group])
 
 
 def check_keys(node: DictConfig, prefix: str) -> None:

@@ -25,6 +25,7 @@ TARGETS = {
     "loss": ("keras.losses",),
     "schedule": ("mnist_exp.training.schedules",),
     "callbacks": ("keras.callbacks", "mnist_exp.training.callbacks"),
+    "logger": ("mnist_exp.training.callbacks.trackers",),
 }
 ALLOWED_MODULES = tuple(module for modules in TARGETS.values() for module in modules)
 CALLBACK_MODULES = TARGETS["callbacks"]

@@ -1,57 +1,52 @@
-"""Typed schemas of the logger group: the trackers beside a run's own files."""
+"""What every tracker's schema shares (the logger group).
+
+Each tracker is a module of training/callbacks/trackers/ whose SCHEMA subclasses
+TrackerConfig, and a YAML in conf/logger/ that extends it: `logger` maps each chosen
+tracker's name to its spec (logger.mlflow.tracking_uri, ...).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any
+
+from omegaconf import MISSING
 
 from mnist_exp.errors import MissingPackageError, require
 
 
 @dataclass
-class TensorBoardConfig:
-    """logger=tensorboard: Keras' TensorBoard callback, event files in the run directory."""
+class TrackerConfig:
+    """Fields are the keyword arguments of the tracker class `_target_` names."""
 
-    log_dir: str = "tensorboard"  # relative to the run directory
-    graph: bool = True  # the model's graph for the Graphs tab: written once, costs little
-    histogram_freq: int = 0  # weight histograms every N epochs; 0: none
+    NAME = ""  # its key under logger and its option: logger=NAME, logger.NAME.FIELD
+    PACKAGE = ""  # the module it imports, and the distribution that installs it
+    DISTRIBUTION = ""
+
+    _target_: str = MISSING
+
+    def key(self, field: str) -> str:
+        return f"logger.{self.NAME}.{field}"
 
     def __post_init__(self) -> None:
-        require_package("tensorboard", "logger=tensorboard", "tensorboard")
+        default = type(self).__dataclass_fields__["_target_"].default
         require(
-            self.histogram_freq >= 0,
-            "logger.tensorboard.histogram_freq",
-            self.histogram_freq,
-            "an integer >= 0",
+            default is MISSING or self._target_ == default,
+            self.key("_target_"),
+            self._target_,
+            f"{default!r}, the tracker logger={self.NAME}'s fields are for",
         )
+        if self.PACKAGE:
+            require_package(self.PACKAGE, f"logger={self.NAME}", self.DISTRIBUTION)
 
 
-@dataclass
-class MlflowConfig:
-    """logger=mlflow: each run (and each sweep job) is one MLflow run."""
-
-    # A local sqlite store (relative paths from the directory mnist-exp runs in), or a server.
-    tracking_uri: str = "sqlite:///outputs/mlflow.db"
-    experiment: str = "mnist-exp"
-    run_name: Optional[str] = None  # null: the run's overrides, else its directory's name
-    # Where new experiments keep artifacts; null: beside a sqlite store (mlartifacts/),
-    # else the tracking server's default.
-    artifact_location: Optional[str] = None
-    log_artifacts: bool = True  # plots/, metrics.json, history.csv, the .hydra/ configs
-    log_model: bool = True  # model.keras (and model.h5): a few MB a run
-
-    def __post_init__(self) -> None:
-        require_package("mlflow", "logger=mlflow", "mlflow-skinny")
-        require(bool(self.experiment), "logger.mlflow.experiment", self.experiment, "a name")
-
-
-@dataclass
-class LoggerConfig:
-    """Experiment trackers beside the run directory's own CSV/JSON files; null: off."""
-
-    tensorboard: Optional[TensorBoardConfig] = None
-    mlflow: Optional[MlflowConfig] = None
+def configured(logger: Any) -> Iterator[tuple[str, Any]]:
+    """(name, spec) of each tracker in a `logger` mapping; a null spec is one turned off."""
+    for name, spec in (logger or {}).items():
+        if spec is not None:
+            yield str(name), spec
 
 
 def require_package(module: str, option: str, package: str) -> None:

@@ -4,7 +4,7 @@ UI groups.
 
 The sweep process opens the parent when the sweep starts and records its id in
 SWEEP_DIR/mlflow.json, where every job finds it, whatever process or launcher runs it
-(training/callbacks/mlflow.py); `resume=SWEEP_DIR` reopens it. When the sweep ends the
+(training/callbacks/trackers/mlflow.py); `resume=SWEEP_DIR` reopens it. When the sweep ends the
 parent gets the best job's metrics and the summary's files. A tracker that fails here
 warns in one line and never fails the sweep.
 """
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.errors import first_line
+from mnist_exp.training.callbacks.trackers import find
+from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig, MlflowRun
 
 if TYPE_CHECKING:  # pandas is imported with the summary, not with every run's callbacks
     import pandas as pd
@@ -51,21 +53,15 @@ def start(config: DictConfig) -> SweepTracking:
     """The sweep's parent run when it is tracked with logger=mlflow (a new one, or on
     resume=SWEEP_DIR the one SWEEP_DIR/mlflow.json names); nothing, not even an import
     of mlflow, otherwise."""
-    node = OmegaConf.select(config, "logger.mlflow")
-    if node is None:
-        return SweepTracking()
     try:
-        return SweepTracking(open_parent(config, node))
+        cfg = find(OmegaConf.select(config, "logger"), MlflowConfig)
+        return SweepTracking(open_parent(config, cfg) if cfg is not None else None)
     except Exception as exc:  # the jobs still run, unnested (and say what fails them)
         log.warning("logger=mlflow could not open the sweep's run: %s", first_line(exc))
         return SweepTracking()
 
 
-def open_parent(config: DictConfig, node: DictConfig):
-    from mnist_exp.config.trackers import MlflowConfig
-    from mnist_exp.training.callbacks.mlflow import MlflowRun
-
-    cfg = MlflowConfig(**OmegaConf.to_container(node, resolve=True))
+def open_parent(config: DictConfig, cfg: MlflowConfig) -> MlflowRun:
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     overrides = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task") or []]

@@ -16,16 +16,19 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from mnist_exp.config.schema import Config
-from mnist_exp.config.trackers import MlflowConfig
-from mnist_exp.errors import ConfigError, UserError, first_line
+from mnist_exp.config.trackers import TrackerConfig
+from mnist_exp.errors import ConfigError, UserError, first_line, require
 from mnist_exp.results import files
 from mnist_exp.results.files import sqlite_path
 from mnist_exp.results.metrics import HISTORY_COLUMNS
 from mnist_exp.results.status import Status
 from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_overrides
+from mnist_exp.training.callbacks.trackers import Finisher
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,42 @@ MLFLOW_STATUS = {
     Status.FAILED: "FAILED",
     Status.INTERRUPTED: "KILLED",
 }
+
+
+@dataclass
+class MlflowConfig(TrackerConfig):
+    """logger=mlflow: each run (and each sweep job) is one MLflow run."""
+
+    NAME = "mlflow"
+    PACKAGE, DISTRIBUTION = "mlflow", "mlflow-skinny"
+    _target_: str = f"{__name__}.Mlflow"
+    # A local sqlite store (relative paths from the directory mnist-exp runs in), or a server.
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"
+    experiment: str = "mnist-exp"
+    run_name: Optional[str] = None  # null: the run's overrides, else its directory's name
+    # Where new experiments keep artifacts; null: beside a sqlite store (mlartifacts/),
+    # else the tracking server's default.
+    artifact_location: Optional[str] = None
+    log_artifacts: bool = True  # plots/, metrics.json, history.csv, the .hydra/ configs
+    log_model: bool = True  # model.keras (and model.h5): a few MB a run
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(bool(self.experiment), self.key("experiment"), self.experiment, "a name")
+
+
+SCHEMA = MlflowConfig
+
+
+class Mlflow:
+    """The tracker: the run's MLflow run, sent each epoch and closed when the run ends."""
+
+    def __init__(self, **fields) -> None:
+        self.cfg = MlflowConfig(**fields)
+
+    def start(self, config: Config, run_dir: Path, resume: bool) -> tuple[list, Finisher]:
+        run = open_run(self.cfg, config, run_dir, resume)
+        return [run.epoch_callback()], run.finish
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
@@ -85,16 +124,16 @@ def store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def open_run(cfg: Config, run_dir: Path, resume: bool) -> MlflowRun:
+def open_run(cfg: MlflowConfig, config: Config, run_dir: Path, resume: bool) -> MlflowRun:
     """The run's MLflow run; MLflow's own errors (an unknown scheme, a bad database)
     are one config error naming the tracking URI."""
     try:
-        return MlflowRun.open(cfg.logger.mlflow, cfg, run_dir, resume)
+        return MlflowRun.open(cfg, config, run_dir, resume)
     except (UserError, OSError):
         raise
     except Exception as exc:
         raise ConfigError(
-            f"logger.mlflow.tracking_uri={cfg.logger.mlflow.tracking_uri}: {first_line(exc)}"
+            f"{cfg.key('tracking_uri')}={cfg.tracking_uri}: {first_line(exc)}"
         ) from exc
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_exp.config.schema import Config
-from mnist_exp.config.trackers import TensorBoardConfig
+from mnist_exp.config.trackers import TrackerConfig
+from mnist_exp.errors import require
 from mnist_exp.results import files
 from mnist_exp.results.status import Status
 from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_values
+from mnist_exp.training.callbacks.trackers import Finisher
 
 HPARAMS_SUFFIX = ".hparams"  # the event file of the run's HParams session, one per run
 # How a run ended in the words of TensorBoard's hparams api_pb2.Status; a pruned trial
@@ -27,6 +29,40 @@ SESSION_STATUS = {
 }
 
 HParam = bool | int | float | str
+
+
+@dataclass
+class TensorBoardConfig(TrackerConfig):
+    """logger=tensorboard: Keras' TensorBoard callback, event files in the run directory."""
+
+    NAME = "tensorboard"
+    PACKAGE = DISTRIBUTION = "tensorboard"
+    _target_: str = f"{__name__}.TensorBoard"
+    log_dir: str = "tensorboard"  # relative to the run directory
+    graph: bool = True  # the model's graph for the Graphs tab: written once, costs little
+    histogram_freq: int = 0  # weight histograms every N epochs; 0: none
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.histogram_freq >= 0,
+            self.key("histogram_freq"),
+            self.histogram_freq,
+            "an integer >= 0",
+        )
+
+
+SCHEMA = TensorBoardConfig
+
+
+class TensorBoard:
+    """The tracker: event files for each epoch, the HParams session when the run ends."""
+
+    def __init__(self, **fields) -> None:
+        self.cfg = TensorBoardConfig(**fields)
+
+    def start(self, config: Config, run_dir: Path, resume: bool) -> tuple[list, Finisher]:
+        return [tensorboard_callback(self.cfg, run_dir)], hparams_writer(self.cfg, config, run_dir)
 
 
 def tensorboard_callback(cfg: TensorBoardConfig, run_dir: Path):
@@ -43,7 +79,7 @@ def tensorboard_callback(cfg: TensorBoardConfig, run_dir: Path):
     )
 
 
-def hparams_writer(cfg: TensorBoardConfig, config: Config, run_dir: Path) -> Callable[[str], None]:
+def hparams_writer(cfg: TensorBoardConfig, config: Config, run_dir: Path) -> Finisher:
     """A Tracking finisher: the run's HParams session, written when it ends."""
     values = hparams(config, task_overrides())
     started = time.time()
