@@ -166,6 +166,16 @@ def test_the_first_difference_of_two_configs_is_named():
         == "model is gone (it was " + repr(was["model"]) + ")"
     )
     assert resuming.first_difference({}, {"x": 1}) == "x is new (1)"
+    # what an earlier mnist-exp saved: trackers off as nulls, options without _target_
+    before = {"logger": {"tensorboard": None, "mlflow": None}, "model": {"units": 16}}
+    after = {"logger": {}, "model": {"_target_": "mnist_exp.models.mlp.build", "units": 16}}
+    assert resuming.first_difference(before, after) is None
+    assert resuming.first_difference(after["model"], before["model"], "model") == (
+        "model._target_ is gone (it was 'mnist_exp.models.mlp.build')"
+    )
+    assert resuming.first_difference({"logger": {}}, {"logger": {"mlflow": None}}) == (
+        "logger.mlflow is new (None)"
+    )
 
 
 def test_a_negative_retry_count_is_refused_before_any_job(tmp_path):

@@ -112,13 +112,22 @@ def _plain(node: Any) -> dict:
 
 
 def first_difference(was: Any, now: Any, prefix: str = "") -> str | None:
-    """The first key where two plain configs differ, said as 'KEY is NOW, it was WAS'."""
+    """The first key where two plain configs differ, said as 'KEY is NOW, it was WAS'.
+
+    Two differences say the same and are passed over, so that a sweep started by an
+    earlier mnist-exp resumes: a `_target_` that a config now states (it names what
+    the option built before), and a null that is now left out (an entry that was off).
+    """
     if isinstance(was, dict) and isinstance(now, dict):
         for key in [*was, *(k for k in now if k not in was)]:
             path = f"{prefix}.{key}" if prefix else str(key)
             if key not in now:
+                if was[key] is None:
+                    continue
                 return f"{path} is gone (it was {was[key]!r})"
             if key not in was:
+                if key == "_target_":
+                    continue
                 return f"{path} is new ({now[key]!r})"
             found = first_difference(was[key], now[key], path)
             if found:
