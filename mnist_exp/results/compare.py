@@ -23,11 +23,11 @@ from mnist_exp.errors import UserError, first_line
 from mnist_exp.results import files
 from mnist_exp.results.metrics import (
     BY_NAME,
-    LOGGED,
     METRICS,
     Place,
     finite,
     format_value,
+    logged,
     per_epoch,
 )
 
@@ -214,7 +214,7 @@ def curves(runs: list[Run]) -> Figure:
     axes, a panel each: a colour per run,
     validation solid and train dashed. A run without history is named in the legend,
     so that its absence from the axes reads as such."""
-    metrics = [m.name for m in per_epoch(Place.PLOTS, LOGGED)]
+    metrics = [m.name for m in per_epoch(Place.PLOTS, logged())]
     fig = Figure(figsize=(5.5 * len(metrics), 4.2), layout="constrained")
     colours = [f"C{i % 10}" for i in range(len(runs))]
     panels = fig.subplots(1, len(metrics), squeeze=False).ravel()

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_exp.results.metrics import CONSOLE_ROWS, DEFAULT_OBJECTIVE, Metric, display
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, Metric, console_rows, display
 
 
 def print_error(message: str) -> None:
@@ -38,7 +38,7 @@ def print_run(
     table.add_column(style="bold")
     table.add_column()
     rows = [("status", metrics["status"])]
-    rows += [ROWS.get(m.name, _value)(m, metrics, best_by) for m in CONSOLE_ROWS]
+    rows += [ROWS.get(m.name, _value)(m, metrics, best_by) for m in console_rows()]
     rows.append(("run directory", str(run_dir)))
     for key, value in rows:
         table.add_row(key, value)

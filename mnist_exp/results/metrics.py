@@ -143,29 +143,42 @@ EPOCH_NAMES = tuple(KERAS_TO_NAME.values())  # measured every epoch: what a moni
 # What model.compile is asked to measure: each per-epoch metric's Keras name on the
 # training data, the loss aside (Keras logs it anyway, and val_* of each itself).
 COMPILED = tuple(m.keras for m in PER_EPOCH if m.keras != "loss")
-# The loss first, then what compile measures: the order of fit's live bar and history.csv.
-LOGGED = tuple(sorted(PER_EPOCH, key=lambda m: m.keras != "loss"))
-HISTORY_COLUMNS = [
-    "epoch",
-    *(f"{split}/{m.name}" for split in SPLITS for m in LOGGED),
-    "lr",
-    "seconds",
-]
 DEFAULT_OBJECTIVE = "val/accuracy"  # the best epoch's: what a run returns to a sweeper
 OBJECTIVES = tuple(m.name for m in METRICS if m.objective)
 SUMMARY_COLUMNS = [m.name for m in METRICS if m.summary]
 SUMMARY_MD_COLUMNS = [m.name for m in METRICS if m.summary == "md"]
-CONSOLE_ROWS = tuple(sorted((m for m in METRICS if m.console), key=lambda m: m.console))
+
+# What follows reads the tables when called, so that whatever shows a table's metrics
+# shows the table as it stands.
 
 
-def per_epoch(place: Place, ordered: tuple[Metric, ...] = PER_EPOCH) -> tuple[Metric, ...]:
-    """The per-epoch metrics shown in `place`, in the vocabulary's order (or LOGGED's)."""
-    return tuple(m for m in ordered if place in m.shown)
+def logged() -> tuple[Metric, ...]:
+    """The per-epoch metrics, the loss first and then what compile measures: the order
+    of fit's live bar, history.csv and a run's curves."""
+    return tuple(sorted(PER_EPOCH, key=lambda m: m.keras != "loss"))
+
+
+def history_columns() -> list[str]:
+    """history.csv's header: the epoch, each split's per-epoch metrics, lr, seconds."""
+    return ["epoch", *(f"{s}/{m.name}" for s in SPLITS for m in logged()), "lr", "seconds"]
+
+
+def per_epoch(place: Place, ordered: tuple[Metric, ...] | None = None) -> tuple[Metric, ...]:
+    """The per-epoch metrics shown in `place`, in the vocabulary's order or `ordered`'s."""
+    return tuple(m for m in (PER_EPOCH if ordered is None else ordered) if place in m.shown)
+
+
+def console_rows() -> tuple[Metric, ...]:
+    """The metrics of the run's console table, in its order."""
+    return tuple(sorted((m for m in METRICS if m.console), key=lambda m: m.console))
 
 
 def shown_in(place: Place) -> tuple[str, ...]:
     """The names of the metrics shown in `place`, in the vocabulary's order."""
     return tuple(m.name for m in METRICS if place in m.shown)
+
+
+HISTORY_COLUMNS = history_columns()
 
 
 def from_keras(logs: dict) -> dict[str, float]:

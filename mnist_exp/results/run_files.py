@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from mnist_exp.results import files, plots
-from mnist_exp.results.metrics import HISTORY_COLUMNS, LOGGED, Place, per_epoch
+from mnist_exp.results.metrics import Place, history_columns, logged, per_epoch
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return pd.DataFrame(rows, columns=history_columns())
 
 
 def write_history(run_dir: Path, history: pd.DataFrame | list[dict]) -> Path:
@@ -51,7 +51,7 @@ def write_plots(
     class names, as long as "Ankle boot" for Fashion-MNIST: its canvas is then fitted
     to them."""
     folder = run_dir / files.PLOTS
-    for metric in per_epoch(Place.PLOTS, LOGGED):
+    for metric in per_epoch(Place.PLOTS, logged()):
         figure = plots.curves(history, metric.name)
         files.write_figure(folder / f"{metric.name}.png", figure, fit=False)
     right = np.flatnonzero(truth == predicted)[:9]

@@ -17,15 +17,12 @@ from rich.progress import (
 )
 
 from mnist_exp.results.metrics import (
-    LOGGED,
     Place,
     format_value,
     from_keras,
+    logged,
     per_epoch,
 )
-
-# The training metrics the live bar shows, by their Keras log keys.
-BAR = per_epoch(Place.PROGRESS, LOGGED)
 
 
 class RichProgress(keras.callbacks.Callback):
@@ -54,11 +51,12 @@ class RichProgress(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.interval = interval
         self.clock = clock
+        self.bar = bar = per_epoch(Place.PROGRESS, logged())  # its training metrics
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("  ".join(f"{m.label} {{task.fields[{m.keras}]:{m.fmt}}}" for m in BAR)),
+            TextColumn("  ".join(f"{m.label} {{task.fields[{m.keras}]:{m.fmt}}}" for m in bar)),
             TextColumn("{task.fields[rate]:,.0f} samples/s"),
             TimeElapsedColumn(),
             console=console,
@@ -77,7 +75,7 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.start()
         self._steps = steps = self.params.get("steps") or 0
         self._epochs = self.params.get("epochs") or 0
-        unknown = {m.keras: float("nan") for m in BAR}
+        unknown = {m.keras: float("nan") for m in self.bar}
         self._task = self.progress.add_task("fit", total=steps, epoch="", rate=0.0, **unknown)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -101,7 +99,7 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.update(
             self._task,
             completed=done,
-            **{m.keras: float(logs.get(m.keras, float("nan"))) for m in BAR},
+            **{m.keras: float(logs.get(m.keras, float("nan"))) for m in self.bar},
             rate=rate,
         )
         self.progress.refresh()
