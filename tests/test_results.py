@@ -262,3 +262,11 @@ def test_the_run_table_and_the_best_job_box_take_their_rows_from_the_table(monke
         "test top-3 │ 0.9700",
         "run directory │ /runs/1",
     ]
+
+
+def test_compile_measures_the_vocabularys_metrics_by_name_or_by_their_builder(monkeypatch):
+    from mnist_exp.training import compile
+
+    assert compile.compiled_metrics(one_hot=False) == ["accuracy"]
+    monkeypatch.setitem(compile.BUILDERS, "accuracy", lambda one_hot: ("built", one_hot))
+    assert compile.compiled_metrics(one_hot=True) == [("built", True)]
