@@ -21,7 +21,15 @@ from matplotlib.ticker import MaxNLocator
 
 from mnist_exp.errors import UserError, first_line
 from mnist_exp.results import files
-from mnist_exp.results.metrics import BY_NAME, METRICS, finite, format_value
+from mnist_exp.results.metrics import (
+    BY_NAME,
+    METRICS,
+    Place,
+    finite,
+    format_value,
+    logged,
+    per_epoch,
+)
 
 CONFIG = Path(".hydra") / "config.yaml"
 NOT_COMPARED = ("resume",)  # how a run was started (resume=DIR), not what it trains
@@ -167,8 +175,12 @@ def metric_rows(runs: list[Run]) -> list[list[Cell]]:
 
 
 def metric_names(runs: list[Run]) -> list[str]:
-    """The vocabulary's metrics that at least one run has a number for."""
-    return [m.name for m in METRICS if any(finite(r.metrics.get(m.name)) is not None for r in runs)]
+    """The vocabulary's metrics placed in compare that at least one run has a number for."""
+    return [
+        m.name
+        for m in METRICS
+        if Place.COMPARE in m.shown and any(finite(r.metrics.get(m.name)) is not None for r in runs)
+    ]
 
 
 def status(run: Run) -> str:
@@ -198,12 +210,15 @@ def delta(base: float | None, value: float | None, name: str) -> Cell:
 
 
 def curves(runs: list[Run]) -> Figure:
-    """Loss and accuracy per epoch of every run on the same axes: a colour per run,
+    """Each per-epoch metric placed in plots (loss, accuracy) of every run on the same
+    axes, a panel each: a colour per run,
     validation solid and train dashed. A run without history is named in the legend,
     so that its absence from the axes reads as such."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    metrics = [m.name for m in per_epoch(Place.PLOTS, logged())]
+    fig = Figure(figsize=(5.5 * len(metrics), 4.2), layout="constrained")
     colours = [f"C{i % 10}" for i in range(len(runs))]
-    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):
+    panels = fig.subplots(1, len(metrics), squeeze=False).ravel()
+    for ax, metric in zip(panels, metrics, strict=True):
         for run, colour in zip(runs, colours, strict=True):
             history = run.history
             for split, style, _ in SPLITS:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, format_value
+from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, Metric, console_rows, display
 
 
 def print_error(message: str) -> None:
@@ -32,32 +32,41 @@ def stopped(metrics: dict) -> str:
 def print_run(
     console: Console, metrics: dict, run_dir: Path, best_by: str = DEFAULT_OBJECTIVE
 ) -> None:
-    """The run's table; best_by: the metric that picked its best epoch."""
+    """The run's table: its status, a row per metric the vocabulary places in it, its
+    directory; best_by: the metric that picked its best epoch."""
     table = Table(title="mnist-exp run", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    n = metrics["test/correct"] + metrics["test/incorrect"]
-
-    def shown(name: str) -> str:
-        return format_value(metrics[name], name)
-
-    rows = [
-        ("status", metrics["status"]),
-        ("test accuracy", shown("test/accuracy")),
-        ("correct / incorrect", f"{metrics['test/correct']} / {metrics['test/incorrect']} of {n}"),
-        ("test loss", shown("test/loss")),
-        (
-            f"best {best_by.replace('/', ' ')}",
-            f"{shown(best_by)} (epoch {metrics['val/best_epoch']})",
-        ),
-        ("epochs", str(metrics["epochs"]) + stopped(metrics)),
-        (
-            "fit time",
-            f"{shown('train/seconds')} s ({shown('train/samples_per_second')} samples/s)",
-        ),
-        ("wall time", f"{shown('wall_seconds')} s"),
-        ("run directory", str(run_dir)),
-    ]
+    rows = [("status", metrics["status"])]
+    rows += [ROWS.get(m.name, _value)(m, metrics, best_by) for m in console_rows()]
+    rows.append(("run directory", str(run_dir)))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def _value(metric: Metric, metrics: dict, best_by: str) -> tuple[str, str]:
+    return metric.label, display(metrics[metric.name], metric.name)
+
+
+def _counts(metric: Metric, metrics: dict, best_by: str) -> tuple[str, str]:
+    correct, incorrect = metrics["test/correct"], metrics["test/incorrect"]
+    return metric.label, f"{correct} / {incorrect} of {correct + incorrect}"
+
+
+def _best(metric: Metric, metrics: dict, best_by: str) -> tuple[str, str]:
+    label = f"{metric.label} {best_by.replace('/', ' ')}"
+    return label, f"{display(metrics[best_by], best_by)} (epoch {metrics[metric.name]})"
+
+
+def _epochs(metric: Metric, metrics: dict, best_by: str) -> tuple[str, str]:
+    return metric.label, str(metrics[metric.name]) + stopped(metrics)
+
+
+def _fit(metric: Metric, metrics: dict, best_by: str) -> tuple[str, str]:
+    rate = display(metrics["train/samples_per_second"], "train/samples_per_second")
+    return metric.label, f"{display(metrics[metric.name], metric.name)} ({rate} samples/s)"
+
+
+# Rows that read more than their own metric's value; every other row is label and value.
+ROWS = {"test/correct": _counts, "val/best_epoch": _best, "epochs": _epochs, "train/seconds": _fit}

@@ -4,20 +4,40 @@ summaries and trackers all take their names from here."""
 
 from __future__ import annotations
 
+import enum
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mnist_exp.errors import ConfigError, require
 
 MAX, MIN = "maximize", "minimize"
 DIRECTIONS = (MAX, MIN)
+SPLITS = ("train", "val")  # the forms of a per-epoch metric, as history.csv orders them
+
+
+class Place(enum.Flag):
+    """Where a metric is shown, beside the files that keep it (metrics.json,
+    history.csv, the sweep summary)."""
+
+    NONE = 0
+    COMPARE = enum.auto()  # a row of `mnist-exp-report compare`
+    BEST = enum.auto()  # the sweep page's box of the best job, after the objective
+    CHARTS = enum.auto()  # per-epoch: its val form among the sweep page's curves
+    PLOTS = enum.auto()  # per-epoch: a run's plots/NAME.png, a panel of compare.png
+    PROGRESS = enum.auto()  # per-epoch: its train form in fit's live bar, as `label`
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     fmt: str = ".4f"  # how tables print it
+    unit: str = ""  # after the number where a sentence shows it: "12.3 s"
+    # how a person reads it: its row in the run's console table, or for a per-epoch
+    # metric its name in fit's live bar
+    label: str | None = None
+    console: int | None = None  # its row's place in the run's console table
+    shown: Place = Place.COMPARE
     keras: str | None = None  # Keras' log key, for the values measured every epoch
     objective: bool = False  # may be optimized_metric, a sweeper's objective
     summary: str | None = None  # a sweep summary column: "csv" only, or "md" (csv and md)
@@ -34,35 +54,83 @@ class Metric:
             )
 
 
-METRICS = (
+# Measured every epoch, named without a split: each has a train/ and a val/ form (forms).
+# `keras` is the name model.compile measures it by (COMPILED), the loss aside.
+PER_EPOCH = (
     Metric(
-        "val/accuracy",
-        keras="val_accuracy",
+        "accuracy",
+        keras="accuracy",
+        label="acc",
+        direction=MAX,
+        shown=Place.CHARTS | Place.PLOTS | Place.PROGRESS,
+    ),
+    Metric(
+        "loss",
+        keras="loss",
+        label="loss",
+        direction=MIN,
+        shown=Place.CHARTS | Place.PLOTS | Place.PROGRESS,
+    ),
+)
+
+
+def forms(split: str, per_epoch: tuple[Metric, ...] = PER_EPOCH) -> tuple[Metric, ...]:
+    """The `split` form of each per-epoch metric: val/* are the best epoch's, summed up
+    in summary.md and tracked as best/val/*; train/* are the last epoch's."""
+    val = split == "val"
+    return tuple(
+        replace(
+            m,
+            name=f"{split}/{m.name}",
+            keras=f"val_{m.keras}" if val else m.keras,
+            label=None,
+            shown=Place.COMPARE,
+            objective=True,
+            summary="md" if val else "csv",
+            final=f"best/val/{m.name}" if val else None,
+        )
+        for m in per_epoch
+    )
+
+
+METRICS = (
+    *forms("val"),
+    Metric("val/best_epoch", fmt="d", label="best", console=4, summary="md"),
+    Metric(
+        "test/accuracy",
+        label="test accuracy",
+        console=1,
+        shown=Place.COMPARE | Place.BEST,
         objective=True,
         summary="md",
-        final="best/val/accuracy",
         direction=MAX,
     ),
     Metric(
-        "val/loss",
-        keras="val_loss",
+        "test/loss",
+        label="test loss",
+        console=3,
+        shown=Place.COMPARE | Place.BEST,
         objective=True,
         summary="md",
-        final="best/val/loss",
         direction=MIN,
     ),
-    Metric("val/best_epoch", fmt="d", summary="md"),
-    Metric("test/accuracy", objective=True, summary="md", direction=MAX),
-    Metric("test/loss", objective=True, summary="md", direction=MIN),
-    Metric("train/accuracy", keras="accuracy", objective=True, summary="csv", direction=MAX),
-    Metric("train/loss", keras="loss", objective=True, summary="csv", direction=MIN),
-    Metric("epochs", fmt="d", summary="md"),
+    *forms("train"),
+    Metric("epochs", fmt="d", label="epochs", console=5, summary="md"),
     Metric("stopped_epoch", fmt="d", summary="md"),  # a callback stopped the run after it
     Metric("weights_epoch", fmt="d", summary="csv"),  # the epoch whose weights were saved
-    Metric("train/seconds", fmt=".1f", objective=True, summary="md", direction=MIN),
-    Metric("wall_seconds", fmt=".1f", summary="md"),
+    Metric(
+        "train/seconds",
+        fmt=".1f",
+        unit=" s",
+        label="fit time",
+        console=6,
+        objective=True,
+        summary="md",
+        direction=MIN,
+    ),
+    Metric("wall_seconds", fmt=".1f", unit=" s", label="wall time", console=7, summary="md"),
     Metric("threads", fmt="d", summary="csv", tracked=False),
-    Metric("test/correct", fmt="d"),
+    Metric("test/correct", fmt="d", label="correct / incorrect", console=2),
     Metric("test/incorrect", fmt="d"),
     Metric("train/samples_per_second", fmt=",.0f"),
     Metric("params", fmt="d"),
@@ -74,20 +142,43 @@ KERAS_TO_NAME = {m.keras: m.name for m in METRICS if m.keras}
 EPOCH_NAMES = tuple(KERAS_TO_NAME.values())  # measured every epoch: what a monitor can watch
 # What model.compile is asked to measure: each per-epoch metric's Keras name on the
 # training data, the loss aside (Keras logs it anyway, and val_* of each itself).
-COMPILED = tuple(k for k in KERAS_TO_NAME if k != "loss" and not k.startswith("val_"))
-HISTORY_COLUMNS = [
-    "epoch",
-    "train/loss",
-    "train/accuracy",
-    "val/loss",
-    "val/accuracy",
-    "lr",
-    "seconds",
-]
+COMPILED = tuple(m.keras for m in PER_EPOCH if m.keras != "loss")
 DEFAULT_OBJECTIVE = "val/accuracy"  # the best epoch's: what a run returns to a sweeper
 OBJECTIVES = tuple(m.name for m in METRICS if m.objective)
 SUMMARY_COLUMNS = [m.name for m in METRICS if m.summary]
 SUMMARY_MD_COLUMNS = [m.name for m in METRICS if m.summary == "md"]
+
+# What follows reads the tables when called, so that whatever shows a table's metrics
+# shows the table as it stands.
+
+
+def logged() -> tuple[Metric, ...]:
+    """The per-epoch metrics, the loss first and then what compile measures: the order
+    of fit's live bar, history.csv and a run's curves."""
+    return tuple(sorted(PER_EPOCH, key=lambda m: m.keras != "loss"))
+
+
+def history_columns() -> list[str]:
+    """history.csv's header: the epoch, each split's per-epoch metrics, lr, seconds."""
+    return ["epoch", *(f"{s}/{m.name}" for s in SPLITS for m in logged()), "lr", "seconds"]
+
+
+def per_epoch(place: Place, ordered: tuple[Metric, ...] | None = None) -> tuple[Metric, ...]:
+    """The per-epoch metrics shown in `place`, in the vocabulary's order or `ordered`'s."""
+    return tuple(m for m in (PER_EPOCH if ordered is None else ordered) if place in m.shown)
+
+
+def console_rows() -> tuple[Metric, ...]:
+    """The metrics of the run's console table, in its order."""
+    return tuple(sorted((m for m in METRICS if m.console), key=lambda m: m.console))
+
+
+def shown_in(place: Place) -> tuple[str, ...]:
+    """The names of the metrics shown in `place`, in the vocabulary's order."""
+    return tuple(m.name for m in METRICS if place in m.shown)
+
+
+HISTORY_COLUMNS = history_columns()
 
 
 def from_keras(logs: dict) -> dict[str, float]:
@@ -143,3 +234,9 @@ def format_value(value: float, name: str) -> str:
     if metric.fmt == "d":
         return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
     return format(value, metric.fmt)
+
+
+def display(value: float, name: str) -> str:
+    """A metric as a sentence shows it: its table format, then its unit (12.3 s)."""
+    metric = BY_NAME.get(name)
+    return format_value(value, name) + (metric.unit if metric else "")

@@ -17,7 +17,7 @@ from mnist_exp.results.status import Status
 
 
 def curves(history: pd.DataFrame, metric: str) -> Figure:
-    """Train vs validation `metric` ("loss" or "accuracy") per epoch."""
+    """Train vs validation `metric`, a per-epoch metric of the vocabulary (loss), per epoch."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     for split, style in (("train", "o-"), ("val", "s--")):

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from mnist_exp.results import files, plots
-from mnist_exp.results.metrics import HISTORY_COLUMNS
+from mnist_exp.results.metrics import Place, history_columns, logged, per_epoch
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return pd.DataFrame(rows, columns=history_columns())
 
 
 def write_history(run_dir: Path, history: pd.DataFrame | list[dict]) -> Path:
@@ -45,13 +45,15 @@ def write_plots(
     predicted: np.ndarray,
     names: list[str],
 ) -> None:
-    """The loss and accuracy curves, nine right and nine wrong test digits, and the
-    confusion matrix. Curves and digit grids fit their canvas whatever the data: saved
-    as laid out. The confusion matrix's ticks are class names, as long as "Ankle boot"
-    for Fashion-MNIST: its canvas is then fitted to them."""
+    """The curves of each per-epoch metric placed in plots (loss, accuracy), nine right
+    and nine wrong test digits, and the confusion matrix. Curves and digit grids fit
+    their canvas whatever the data: saved as laid out. The confusion matrix's ticks are
+    class names, as long as "Ankle boot" for Fashion-MNIST: its canvas is then fitted
+    to them."""
     folder = run_dir / files.PLOTS
-    for metric in ("loss", "accuracy"):
-        files.write_figure(folder / f"{metric}.png", plots.curves(history, metric), fit=False)
+    for metric in per_epoch(Place.PLOTS, logged()):
+        figure = plots.curves(history, metric.name)
+        files.write_figure(folder / f"{metric.name}.png", figure, fit=False)
     right = np.flatnonzero(truth == predicted)[:9]
     wrong = np.flatnonzero(truth != predicted)[:9]
     for name, index, title in (

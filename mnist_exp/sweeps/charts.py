@@ -16,7 +16,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from mnist_exp.results.metrics import direction, format_value
+from mnist_exp.results.metrics import Place, direction, format_value, per_epoch
 from mnist_exp.results.plots import fit_values
 from mnist_exp.results.status import Status
 
@@ -133,11 +133,11 @@ def _axis(every: pd.Series, column: str) -> tuple[pd.Series, list[tuple[float, s
     return place, [(spots[name], name) for name in names]
 
 
-def top_curves(
-    histories: dict, labels: pd.Series, metrics: tuple[str, ...] = ("val/accuracy", "val/loss")
-) -> Figure:
+def top_curves(histories: dict, labels: pd.Series, metrics: tuple[str, ...] = ()) -> Figure:
     """The validation curves of the best jobs overlaid: {index: history} in rank order,
-    one panel per metric, the best job drawn thickest."""
+    one panel per metric (the val form of each per-epoch metric placed in charts), the
+    best job drawn thickest."""
+    metrics = metrics or tuple(f"val/{m.name}" for m in per_epoch(Place.CHARTS))
     fig = Figure(figsize=(2.8 * len(metrics), 3.0), layout="constrained")
     panels = fig.subplots(1, len(metrics), squeeze=False).ravel()
     colors = colormaps["tab10"].colors

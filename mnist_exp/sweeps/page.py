@@ -20,7 +20,7 @@ import matplotlib
 import pandas as pd
 
 from mnist_exp.results import files
-from mnist_exp.results.metrics import finite
+from mnist_exp.results.metrics import Place, finite, shown_in
 from mnist_exp.sweeps import charts, study
 from mnist_exp.sweeps.tables import display_columns, format_cell, job_column, repeats_table
 
@@ -102,7 +102,7 @@ def _best(summary, folder: Path, labels: pd.Series) -> str:
         f'<a href="{_href(p, folder, slash=False)}">{html.escape(p.stem)}</a>' for p in plots
     )
     given = " ".join(_given(summary, row))
-    metrics = [m for m in (summary.objective, "test/accuracy", "test/loss") if m in table]
+    metrics = [m for m in (summary.objective, *shown_in(Place.BEST)) if m in table]
     values = ", ".join(f"{m} <b>{format_cell(row[m], m)}</b>" for m in dict.fromkeys(metrics))
     return (
         f'<section class="best"><h2>Best: job <a href="{href}">{html.escape(labels[index])}</a>'

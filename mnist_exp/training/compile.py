@@ -3,6 +3,8 @@ by their `_target_`s (config/targets.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 
 from mnist_exp.config.optimizers import OptimizerConfig
@@ -14,6 +16,16 @@ from mnist_exp.results.metrics import COMPILED
 ON_CLASS_IDS = {
     "keras.losses.CategoricalCrossentropy": "keras.losses.SparseCategoricalCrossentropy"
 }
+
+
+# The vocabulary's per-epoch metrics that Keras does not build from their name alone
+# (COMPILED): Keras name -> the metric, given whether the labels are one-hot.
+BUILDERS: dict[str, Callable[[bool], keras.metrics.Metric]] = {}
+
+
+def compiled_metrics(one_hot: bool) -> list:
+    """What compile measures: the vocabulary's per-epoch metrics, by name or built."""
+    return [BUILDERS[name](one_hot) if name in BUILDERS else name for name in COMPILED]
 
 
 def build_optimizer(cfg: OptimizerConfig, learning_rate=None) -> keras.optimizers.Optimizer:
@@ -38,6 +50,6 @@ def compile_model(model, optimizer: OptimizerConfig, loss: LossConfig, learning_
     model.compile(
         optimizer=build_optimizer(optimizer, learning_rate),
         loss=build_loss(loss, one_hot),
-        metrics=list(COMPILED),  # the vocabulary's per-epoch metrics
+        metrics=compiled_metrics(one_hot),
         jit_compile=False,  # the loops set XLA and steps_per_execution (speed.py)
     )

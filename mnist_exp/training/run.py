@@ -31,7 +31,13 @@ from mnist_exp.models.files import check_reload, load_model, save_model
 from mnist_exp.models.inference import predict
 from mnist_exp.results import files, run_files
 from mnist_exp.results.console import print_run
-from mnist_exp.results.metrics import DEFAULT_OBJECTIVE, EPOCH_NAMES, direction, objectives
+from mnist_exp.results.metrics import (
+    DEFAULT_OBJECTIVE,
+    EPOCH_NAMES,
+    direction,
+    forms,
+    objectives,
+)
 from mnist_exp.results.status import FINISHED, Status
 from mnist_exp.training import devices, reuse, schedules, threads
 from mnist_exp.training.callbacks import checkpoint, pruning, trackers
@@ -332,11 +338,9 @@ def run_metrics(
         "test/accuracy": evaluation.correct / n_test,
         "test/correct": evaluation.correct,
         "test/incorrect": evaluation.incorrect,
-        "val/accuracy": float(history["val/accuracy"][best]),
-        "val/loss": float(history["val/loss"][best]),
+        **{m.name: float(history[m.name][best]) for m in forms("val")},
         "val/best_epoch": int(history["epoch"][best]),
-        "train/accuracy": float(history["train/accuracy"].iloc[-1]),
-        "train/loss": float(history["train/loss"].iloc[-1]),
+        **{m.name: float(history[m.name].iloc[-1]) for m in forms("train")},
         "epochs": len(history),
         "train/seconds": seconds,
         "train/samples_per_second": n_train * len(history) / seconds,

@@ -1,4 +1,5 @@
-"""The live progress display of fit: epoch, step, loss, accuracy and rate."""
+"""The live progress display of fit: epoch, step, the vocabulary's per-epoch metrics
+and rate."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from mnist_exp.results.metrics import from_keras
+from mnist_exp.results.metrics import (
+    Place,
+    format_value,
+    from_keras,
+    logged,
+    per_epoch,
+)
 
 
 class RichProgress(keras.callbacks.Callback):
-    """Epoch, step, loss, accuracy and rate, drawn from the batch hook (no refresh thread).
+    """Epoch, step, training metrics and rate, drawn from the batch hook (no refresh thread).
 
     Keras calls the batch hook once per training.steps_per_execution steps (on
     the training thread with TensorFlow, whose backend Keras does not treat as
@@ -44,11 +51,12 @@ class RichProgress(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.interval = interval
         self.clock = clock
+        self.bar = bar = per_epoch(Place.PROGRESS, logged())  # its training metrics
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.4f}"),
+            TextColumn("  ".join(f"{m.label} {{task.fields[{m.keras}]:{m.fmt}}}" for m in bar)),
             TextColumn("{task.fields[rate]:,.0f} samples/s"),
             TimeElapsedColumn(),
             console=console,
@@ -67,9 +75,8 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.start()
         self._steps = steps = self.params.get("steps") or 0
         self._epochs = self.params.get("epochs") or 0
-        self._task = self.progress.add_task(
-            "fit", total=steps, epoch="", loss=float("nan"), accuracy=float("nan"), rate=0.0
-        )
+        unknown = {m.keras: float("nan") for m in self.bar}
+        self._task = self.progress.add_task("fit", total=steps, epoch="", rate=0.0, **unknown)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = self.clock()
@@ -92,8 +99,7 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.update(
             self._task,
             completed=done,
-            loss=float(logs.get("loss", float("nan"))),
-            accuracy=float(logs.get("accuracy", float("nan"))),
+            **{m.keras: float(logs.get(m.keras, float("nan"))) for m in self.bar},
             rate=rate,
         )
         self.progress.refresh()
@@ -101,7 +107,7 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         metrics = from_keras(logs or {})
         seconds = self.clock() - self._epoch_started
-        text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        text = "  ".join(f"{k} {format_value(v, k)}" for k, v in metrics.items())
         if self._cut_short:
             text = "stopped before the end of the epoch"
         self.progress.console.print(f"epoch {epoch + 1}/{self._epochs}  {text}  ({seconds:.1f}s)")
