@@ -277,6 +277,16 @@ CONFIG_ROWS: list[Row] = [
         lambda t: ["schedule._target_=mnist_exp.training.run.train"],
         "schedule._target_='mnist_exp.training.run.train' is not allowed",
     ),
+    (
+        "a data reader outside mnist_exp.data.sources",
+        lambda t: ["data._target_=os.system"],
+        "data._target_='os.system' is not allowed: a class or function of mnist_exp.data.sources",
+    ),
+    (
+        "a data reader that names nothing",
+        lambda t: ["data._target_=mnist_exp.data.sources.nope"],
+        "data._target_='mnist_exp.data.sources.nope' names nothing that can be imported",
+    ),
 ]
 
 

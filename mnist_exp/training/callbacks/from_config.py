@@ -14,9 +14,14 @@ import re
 from typing import Any
 
 import keras
-from hydra.utils import get_class
 
-from mnist_exp.config.targets import CALLBACK_MODULES, as_dict, check_targets, instantiate_allowed
+from mnist_exp.config.targets import (
+    CALLBACK_MODULES,
+    as_dict,
+    check_targets,
+    instantiate_allowed,
+    located,
+)
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.metrics import direction, to_keras
 
@@ -61,11 +66,8 @@ def build(name: str, spec: Any) -> keras.callbacks.Callback:
     key = f"callbacks.{name}"
     spec = dict(as_dict(spec))  # a copy: monitor and mode are filled in below
     check_targets(spec, key, CALLBACK_MODULES)
-    try:
-        cls = get_class(spec["_target_"])
-    except (ImportError, ValueError):
-        cls = None
-    if not issubclass(cls or object, keras.callbacks.Callback):
+    cls = located(spec["_target_"])
+    if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
         raise ConfigError(f"{key}._target_={spec['_target_']!r} is not a Keras callback")
     if "monitor" in spec:
         monitor = spec["monitor"]
