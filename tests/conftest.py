@@ -13,7 +13,7 @@ import pytest
 from mnist_exp.app.store import register
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
-from tests.helpers import SHARED_MNIST, run_cli
+from tests.helpers import SHARED_MNIST, run_in_process
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,9 +39,10 @@ def environment_as_before():
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """One `+experiment=smoke` run shared by the tests that read its run directory."""
+    """One `+experiment=smoke` run, in this process, shared by the tests that read its run
+    directory and output."""
     tmp = tmp_path_factory.mktemp("smoke")
-    result = run_cli(tmp, "+experiment=smoke")
+    result = run_in_process(tmp, "+experiment=smoke")
     assert result.returncode == 0, result.stdout + result.stderr
     return tmp / "run", result
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -51,19 +56,113 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(tmp_path: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`mnist-exp OVERRIDES hydra.run.dir=tmp_path/run` in a subprocess."""
-    args = [sys.executable, "-m", "mnist_exp", *overrides]
+def cli_args(tmp_path: Path, overrides: tuple[str, ...]) -> list[str]:
+    """OVERRIDES, with hydra.run.dir=tmp_path/run where they name no directory."""
+    args = list(overrides)
     if not any(o.startswith(("hydra.run.dir=", "resume=", "-m", "--")) for o in overrides):
         args.append(f"hydra.run.dir={tmp_path / 'run'}")
+    return args
+
+
+def run_cli(tmp_path: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`mnist-exp OVERRIDES hydra.run.dir=tmp_path/run` in a subprocess: for what only a
+    process shows (exit codes of signals, stderr as a whole, start-up, packaging)."""
     return subprocess.run(
-        args,
+        [sys.executable, "-m", "mnist_exp", *cli_args(tmp_path, overrides)],
         cwd=tmp_path,
         env=cli_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def run_in_process(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """`mnist-exp OVERRIDES`, as run_cli runs it (same directory, environment and cwd),
+    in this process: Hydra composes, writes .hydra/ and the run directory as the
+    command does; returncode, stdout and stderr are the command's. What a run leaves
+    in the process (environment, cwd, logging, Hydra's and Keras' globals, the traced
+    steps kept for a next job, op determinism) is put back, so tests run in any order."""
+    from absl import logging as absl_logging
+    from hydra.core.global_hydra import GlobalHydra
+
+    from mnist_exp.app import cli
+
+    # Hydra's logging set-up closes every live handler; absl's (TensorFlow's) closes its
+    # stream then, unless it is sys.stderr: during the run it is.
+    absl_handler = absl_logging.get_absl_handler().python_handler
+    absl_stream = absl_handler.stream
+
+    environment, cwd, argv = dict(os.environ), Path.cwd(), sys.argv
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    composing = GlobalHydra.instance().hydra  # a test's own compose, kept for it
+    GlobalHydra.instance().clear()
+    fresh_keras_state()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(cli_env(tmp_path))
+    os.chdir(tmp_path)
+    args = cli_args(tmp_path, overrides)
+    sys.argv = ["mnist-exp", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            absl_handler.setStream(err)
+            with own_exit_hooks() as exit_hooks:
+                try:
+                    code = cli._main()
+                except SystemExit as exc:
+                    code = exc.code
+                for hook in reversed(exit_hooks):  # as the process's exit would run them
+                    hook()
+            if isinstance(code, str):  # as Python prints sys.exit("message")
+                print(code, file=sys.stderr)
+                code = 1
+    finally:
+        absl_handler.setStream(absl_stream)
+        sys.argv = argv
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(environment)
+        for handler in set(root.handlers) - set(handlers):
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        GlobalHydra.instance().hydra = composing
+        fresh_keras_state()
+    return subprocess.CompletedProcess(args, code or 0, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def own_exit_hooks():
+    """The exit hooks that mnist-exp's own modules register (a sweep's summary, the XLA
+    cache's publishing) collected, for run_in_process to run when the command ends;
+    other libraries' hooks stay with this process."""
+    register, hooks = atexit.register, []
+
+    def collect(function, *args, **kwargs):
+        if not (getattr(function, "__module__", None) or "").startswith("mnist_exp."):
+            return register(function, *args, **kwargs)
+        hooks.append(functools.partial(function, *args, **kwargs))
+        return function
+
+    atexit.register = collect
+    try:
+        yield hooks
+    finally:
+        atexit.register = register
+
+
+def fresh_keras_state() -> None:
+    """Keras and TensorFlow as a new process has them, where a run changed them: layer
+    names, no steps kept for a next job."""
+    if "keras" not in sys.modules:
+        return
+    import keras
+
+    from mnist_exp.training import reuse
+
+    reuse._kept = None
+    keras.backend.clear_session()
 
 
 def checkpointed_epoch(run_dir: Path) -> int:

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import run_cli, run_dataset, start_and_signal
+from tests.helpers import run_cli, run_dataset, run_in_process, start_and_signal
 
 FAST = ["data=mnist_5k", "data.limit_train=1500", "training.progress=false"]
 VALUES = ["train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr"]
 
 
 def run(tmp_path: Path, *overrides: str) -> tuple[pd.DataFrame, dict, Path]:
-    result = run_cli(tmp_path, *FAST, *overrides)
+    result = run_in_process(tmp_path, *FAST, *overrides)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     run_dir = tmp_path / "run"
     metrics = json.loads((run_dir / "metrics.json").read_text())

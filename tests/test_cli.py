@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.helpers import cli_env, run_cli
+from tests.helpers import cli_env, run_cli, run_in_process
 
 CONTRACT = [
     ".hydra/config.yaml",
@@ -108,7 +108,7 @@ def test_console_shows_epochs_and_summary_table(smoke_run):
 
 
 def test_sparse_loss_two_hidden_adam_run(tmp_path):
-    result = run_cli(
+    result = run_in_process(
         tmp_path,
         "+experiment=smoke",
         "model=two_hidden",
@@ -127,7 +127,9 @@ def test_sparse_loss_two_hidden_adam_run(tmp_path):
 
 
 def test_validation_on_test_set_warns(tmp_path):
-    result = run_cli(tmp_path, "+experiment=smoke", "validation=test", "training.progress=false")
+    result = run_in_process(
+        tmp_path, "+experiment=smoke", "validation=test", "training.progress=false"
+    )
     assert result.returncode == 0, result.stderr
     assert "no longer an unbiased estimate" in result.stdout + result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -19,7 +19,7 @@ from mnist_exp.errors import ConfigError
 from mnist_exp.models.catalog import build_model, families
 from mnist_exp.models.cnn import CNNConfig
 from mnist_exp.models.mlp import MLPConfig
-from tests.helpers import cli_env, run_cli
+from tests.helpers import cli_env, run_cli, run_in_process
 from tests.test_cli import CONTRACT
 
 
@@ -164,7 +164,7 @@ def test_an_mlp_without_widths_is_refused_naming_the_key(kwargs, key):
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cnn")
-    result = run_cli(tmp, "+experiment=smoke", "model=cnn", "training.progress=false")
+    result = run_in_process(tmp, "+experiment=smoke", "model=cnn", "training.progress=false")
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp / "run"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import checkpointed_epoch, run_cli, start_and_signal
+from tests.helpers import checkpointed_epoch, run_cli, run_in_process, start_and_signal
 
 # Small batches make each epoch last long enough (~1 s) to be interrupted inside.
 ARGS = ["+experiment=smoke", "training.epochs=4", "training.batch_size=16"]
@@ -105,7 +105,7 @@ def test_another_seed_gives_another_history(tmp_path, reference):
 
 
 def test_diverging_run_fails_with_nan_loss_and_keeps_its_history(tmp_path):
-    result = run_cli(
+    result = run_in_process(
         tmp_path,
         "+experiment=smoke",
         "optimizer=sgd",

@@ -25,7 +25,7 @@ from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import repeats, study
 from mnist_exp.sweeps.space import grid, search_space
 from mnist_exp.sweeps.summary import Summary, pareto_front
-from tests.helpers import Page
+from tests.helpers import Page, run_in_process
 from tests.test_sweeps import metrics_of, read_summary, sweep
 
 SEARCH = ["+hparams_search=optuna", "model.units=choice(16,32)"]
@@ -396,7 +396,9 @@ def test_seed_groups_need_two_seeds_of_one_configuration():
     ],
 )
 def test_a_search_it_cannot_run_is_refused_in_one_line_before_any_job(tmp_path, overrides, message):
-    sweep_dir, result = sweep(tmp_path, "refused", "+hparams_search=optuna", *overrides)
+    sweep_dir, result = sweep(
+        tmp_path, "refused", "+hparams_search=optuna", *overrides, runner=run_in_process
+    )
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -422,14 +424,12 @@ def test_the_default_storage_is_a_journal_file_in_the_sweep_directory(tmp_path):
 
 @pytest.mark.parametrize("status", ["pruned", "completed"])
 def test_resume_of_a_run_that_ended_says_there_is_nothing_to_resume(tmp_path, status):
-    from tests.helpers import run_cli
-
     run_dir = tmp_path / "ended"
     (run_dir / ".hydra").mkdir(parents=True)
     (run_dir / ".hydra" / "overrides.yaml").write_text("- +experiment=smoke\n")
     (run_dir / "metrics.json").write_text(json.dumps({"status": status, "stopped_epoch": 1}))
     before = (run_dir / "metrics.json").read_bytes()
-    result = run_cli(tmp_path, f"resume={run_dir}")
+    result = run_in_process(tmp_path, f"resume={run_dir}")
     assert result.returncode == 2
     assert f"is {status}: there is nothing to resume" in result.stderr
     assert (run_dir / "metrics.json").read_bytes() == before

@@ -17,7 +17,7 @@ from mnist_exp.models.cnn import CNNConfig
 from mnist_exp.models.mlp import MLPConfig
 from mnist_exp.training import speed
 from mnist_exp.training.tensors import as_tensor
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_in_process
 
 VALUES = ["train/loss", "train/accuracy", "val/loss", "val/accuracy"]
 SMOKE = ["+experiment=smoke", "training.epochs=2", "training.progress=false"]
@@ -29,10 +29,11 @@ KERAS_DEFAULTS = [
 ]
 
 
-def run(tmp_path, name: str, *overrides: str) -> tuple[pd.DataFrame, dict]:
+def run(tmp_path, name: str, *overrides: str, runner=run_in_process) -> tuple[pd.DataFrame, dict]:
+    """A smoke run in the folder `name`: in this process, or (runner=run_cli) in its own."""
     folder = tmp_path / name
     folder.mkdir()
-    result = run_cli(folder, *SMOKE, *overrides)
+    result = runner(folder, *SMOKE, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((folder / "run" / "metrics.json").read_text())
     return pd.read_csv(folder / "run" / "history.csv"), metrics
@@ -91,7 +92,7 @@ def test_categorical_loss_trains_on_class_ids_unless_asked_for_one_hot():
 
 
 def test_bad_steps_per_execution_fails_naming_the_key(tmp_path):
-    result = run_cli(tmp_path, "+experiment=smoke", "training.steps_per_execution=0")
+    result = run_in_process(tmp_path, "+experiment=smoke", "training.steps_per_execution=0")
     assert result.returncode == 2
     assert "training.steps_per_execution=0" in result.stderr
 
@@ -154,7 +155,7 @@ def test_each_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
 
 
 def test_unknown_loop_fails_naming_the_choices(tmp_path):
-    result = run_cli(tmp_path, "+experiment=smoke", "training.loop=fastest")
+    result = run_in_process(tmp_path, "+experiment=smoke", "training.loop=fastest")
     assert result.returncode == 2
     assert "training.loop='fastest'" in result.stderr or "training.loop=fastest" in result.stderr
     assert "tensors" in result.stderr and "keras" in result.stderr
@@ -162,8 +163,9 @@ def test_unknown_loop_fails_naming_the_choices(tmp_path):
 
 @pytest.mark.slow
 def test_xla_runs_are_deterministic(tmp_path):
-    first, a = run(tmp_path, "first", "training.jit_compile=true")
-    second, b = run(tmp_path, "second", "training.jit_compile=true")
+    # each in its own process: nothing compiled by the first is at hand to the second
+    first, a = run(tmp_path, "first", "training.jit_compile=true", runner=run_cli)
+    second, b = run(tmp_path, "second", "training.jit_compile=true", runner=run_cli)
     pd.testing.assert_frame_equal(first[VALUES], second[VALUES], atol=0, rtol=0)
     assert a["test/correct"] == b["test/correct"]
 

@@ -41,9 +41,13 @@ COPIED += ["train/accuracy", "train/loss", "epochs", "train/seconds", "wall_seco
 SAME_IN_PARALLEL = [c for c in COPIED if c not in ("train/seconds", "wall_seconds", "threads")]
 
 
-def sweep(tmp_path: Path, name: str, *overrides: str) -> tuple[Path, subprocess.CompletedProcess]:
+def sweep(
+    tmp_path: Path, name: str, *overrides: str, runner=run_cli
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """`mnist-exp -m SMALL OVERRIDES` into tmp_path/name; runner=run_in_process runs it
+    in this process."""
     sweep_dir = tmp_path / name
-    result = run_cli(tmp_path, "-m", *SMALL, *overrides, f"hydra.sweep.dir={sweep_dir}")
+    result = runner(tmp_path, "-m", *SMALL, *overrides, f"hydra.sweep.dir={sweep_dir}")
     return sweep_dir, result
 
 

@@ -16,7 +16,7 @@ from mnist_exp.training.callbacks.trackers import mlflow as loggers
 from mnist_exp.training.callbacks.trackers import tensorboard as board
 from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig
 from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoardConfig
-from tests.helpers import run_cli, start_and_signal
+from tests.helpers import run_cli, run_in_process, start_and_signal
 
 EPOCHS = 3
 # Keras' TensorBoard callback: run folder and tag for each history.csv column.
@@ -238,7 +238,7 @@ def test_tensorboard_event_files_hold_the_history(tracked_run):
 
 def test_loggers_do_not_change_training(tracked_run, tmp_path):
     run_dir, _ = tracked_run
-    plain = run_cli(
+    plain = run_in_process(
         tmp_path, "+experiment=smoke", f"training.epochs={EPOCHS}", "training.progress=false"
     )
     assert plain.returncode == 0, plain.stderr
