@@ -49,8 +49,8 @@ slurm: ## Debian's slurm-wlm and munge for the tests' one-node SLURM cluster, wh
 			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1; }; }; } \
 		|| echo "slurm-wlm not installed (apt-get install slurm-wlm munge): the SLURM cluster tests will skip"
 
-test-fast: install ## run the tests not marked slow
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: install ## run the tests not marked slow, spread over the cores
+	$(BIN)/pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)
 
 bench: install ## time mnist-exp beside the raw Keras script and PyTorch, and sweeps (~15 min): benchmarks/results/
 	@$(BIN)/python -m pip install --quiet torch==2.13.0 \
