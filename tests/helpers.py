@@ -161,7 +161,7 @@ def fresh_keras_state() -> None:
 
     from mnist_exp.training import reuse
 
-    reuse._kept = None
+    reuse.forget()
     keras.backend.clear_session()
 
 

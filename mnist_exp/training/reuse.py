@@ -86,3 +86,9 @@ def keep(cfg: Config, model, loop, rate, one_hot: bool, train_steps: int) -> Non
     model.optimizer.build(model.trainable_variables)  # as its first step would
     start = [np.array(variable.numpy()) for variable in model.optimizer.variables]
     _kept = Kept(key, model, loop, start)
+
+
+def forget() -> None:
+    """Let the kept model and loop go: the next run builds its own (a new Keras session)."""
+    global _kept
+    _kept = None
