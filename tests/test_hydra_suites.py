@@ -90,6 +90,7 @@ class TestLaunchers(LauncherTestSuite):
         ),
     ],
 )
+@pytest.mark.slow  # each case runs Hydra's test apps as processes of their own
 class TestLaunchersIntegration(IntegrationTestSuite):
     pass
 

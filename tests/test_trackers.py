@@ -139,6 +139,7 @@ def test_mlflow_run_holds_params_history_final_metrics_and_artifacts(tracked_run
     assert artifact_uri.startswith((db.parent / "mlartifacts").as_uri()), artifact_uri
 
 
+@pytest.mark.slow  # a sweep of two jobs in a process of its own
 def test_a_sweep_in_mlflow_is_a_parent_run_with_each_job_nested_under_it(tracked_sweep):
     sweep_dir, db = tracked_sweep
     client = mlflow_client(db)
@@ -178,6 +179,7 @@ def test_a_sweep_in_mlflow_is_a_parent_run_with_each_job_nested_under_it(tracked
     assert expected <= listed, expected - listed
 
 
+@pytest.mark.slow  # the same sweep
 def test_a_sweep_in_tensorboard_has_an_hparams_session_per_job(tracked_sweep):
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
     from tensorboard.plugins.hparams import api_pb2
