@@ -176,6 +176,31 @@ def test_pruning_works_across_parallel_joblib_jobs_through_the_default_journal(t
 
 
 @pytest.mark.slow
+def test_trials_run_as_many_at_once_as_the_joblib_launcher_runs_jobs(tmp_path):
+    # no hydra.sweeper.n_jobs: the sweeper hands the launcher two trials at a time
+    launcher = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    sweep_dir, result = sweep(tmp_path, "follows", *SEARCH, *launcher, "hydra.sweeper.n_trials=4")
+    ok(result)
+    assert "hydra.sweeper.n_jobs" not in result.stderr  # nothing to say: they agree
+    # a job starts when Hydra writes its .hydra/ and ends when it writes metrics.json
+    spans = [
+        ((job / ".hydra" / "config.yaml").stat().st_mtime, (job / "metrics.json").stat().st_mtime)
+        for job in (sweep_dir / str(n) for n in range(4))
+    ]
+    for first, second in ((0, 1), (2, 3)):  # each batch's two jobs ran side by side
+        assert spans[first][0] < spans[second][1] and spans[second][0] < spans[first][1]
+    assert max(spans[0][1], spans[1][1]) <= min(spans[2][0], spans[3][0])  # batch by batch
+    # asked for one at a time beside two workers: one line says what each hands over
+    _, result = sweep(
+        tmp_path, "one", *SEARCH, *launcher, "hydra.sweeper.n_jobs=1", "hydra.sweeper.n_trials=1"
+    )
+    ok(result)
+    assert "hydra.sweeper.n_jobs=1 hands 1 jobs at a time to a launcher that runs 2" in (
+        result.stderr + result.stdout
+    )
+
+
+@pytest.mark.slow
 def test_pruning_works_with_jobs_on_a_local_ray_instance(tmp_path):
     from tests.test_launchers import launched_sweep
 

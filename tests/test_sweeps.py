@@ -456,6 +456,19 @@ def test_parallel_jobs_follow_the_joblib_launcher():
     assert runtime.automatic_threads(2) * 2 <= max(2, cores)
 
 
+def test_jobs_at_once_is_what_the_launcher_says_it_runs_at_once():
+    joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+    cores = runtime.usable_cores()
+    assert runtime.jobs_at_once({"_target_": joblib, "n_jobs": 2}) == 2
+    assert runtime.jobs_at_once({"_target_": joblib, "n_jobs": -1}) == cores
+    assert runtime.jobs_at_once({"array_parallelism": 16, "cpus_per_task": 4}) == 16
+    assert runtime.jobs_at_once({"_target_": runtime.BATCH_AT_ONCE[0]}) == cores
+    for says_nothing in ({}, {"n_jobs": None}, {"n_jobs": True}, {"num_cpus": 2}):
+        assert runtime.jobs_at_once(says_nothing) is None
+    # a cluster's array is not this machine's: threads follow only local jobs
+    assert runtime.parallel_jobs({"array_parallelism": 16}) == 1
+
+
 def test_jobs_left_running_when_a_sweep_ends_are_recorded_as_killed(tmp_path):
     make_job(tmp_path, 0, ["x=1"], done(0.5, 0.9))
     make_job(tmp_path, 1, ["x=2"], {"status": "running", "seed": 7})

@@ -121,7 +121,9 @@ class OptunaSweeperConf:
     storage: Optional[Any] = None
     study_name: Optional[str] = None
     n_trials: int = 20  # finished trials in the study, counting those of earlier sweeps
-    n_jobs: int = 1  # trials launched at once (set the parallel launcher's n_jobs to match)
+    # Trials launched at once; null: as many as the launcher runs jobs at once (joblib's
+    # n_jobs, submitit's array_parallelism; divided by repeats), else 1.
+    n_jobs: Optional[int] = None
     max_failure_rate: float = 1.0  # failed trials are recorded and the search goes on
     # Each proposed configuration is run with this many seeds (training.seed, +1, ...);
     # the trial's value is their mean.

@@ -65,7 +65,7 @@ class OptunaSweeper(Sweeper):
         storage: Any,
         study_name: str | None,
         n_trials: int,
-        n_jobs: int,
+        n_jobs: int | None,
         max_failure_rate: float,
         repeats: int,
         params: DictConfig | None,
@@ -154,8 +154,9 @@ class OptunaSweeper(Sweeper):
                 ", ".join(f"trial {t.number} (jobs {t.user_attrs.get('jobs')})" for t in running),
             )
             self.run_trials(study, [optuna.trial.Trial(study, trial_id(t)) for t in running], fixed)
+        at_once = self.trials_at_once()
         while to_go > 0:
-            batch = min(self.n_jobs, to_go)
+            batch = min(at_once, to_go)
             self.run_trials(study, [study.ask(space) for _ in range(batch)], fixed)
             to_go -= batch
         self.save_results(study)
@@ -222,13 +223,32 @@ class OptunaSweeper(Sweeper):
             if self.repeats > 1:
                 raise ConfigError("hydra.sweeper.repeats > 1 and a pruner: choose one")
         for key in ("repeats", "n_jobs"):
-            if getattr(self, key) < 1:
+            if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"hydra.sweeper.{key}={getattr(self, key)}: at least 1")
         if self.retries < 0:
             raise ConfigError(f"hydra.sweeper.retries={self.retries}: 0 or more")
         seeded = "training.seed" in space or any(f.startswith("training.seed=") for f in fixed)
         if self.repeats > 1 and seeded:
             raise ConfigError("hydra.sweeper.repeats sets training.seed; do not sweep or fix it")
+
+    def trials_at_once(self) -> int:
+        """hydra.sweeper.n_jobs, or what the launcher runs at once (jobs_at_once) in
+        trials of `repeats` jobs; where both are given and differ, one line says so."""
+        from mnist_exp.training.threads import jobs_at_once
+
+        jobs = jobs_at_once(OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
+        follows = max(1, jobs // self.repeats) if jobs else 1
+        if self.n_jobs is None:
+            return follows
+        if jobs and self.n_jobs * self.repeats != jobs:
+            log.warning(
+                "hydra.sweeper.n_jobs=%d hands %d jobs at a time to a launcher that runs %d "
+                "at once; leave hydra.sweeper.n_jobs unset to follow the launcher",
+                self.n_jobs,
+                self.n_jobs * self.repeats,
+                jobs,
+            )
+        return self.n_jobs
 
     def build_sampler(self, space: dict):
         if self.sampler_cfg.get("_target_") == GRID:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 JOBS_AT_ONCE = "n_jobs"
+ARRAY_AT_ONCE = "array_parallelism"  # submitit: tasks of a job array running at once
 CPUS_PER_JOB = ("num_cpus", "cpus_per_task")
 BATCH_AT_ONCE = ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",)
 
@@ -33,13 +34,9 @@ def parallel_jobs(launcher: Mapping[str, Any], sweeper: Mapping[str, Any] | None
     the launcher's n_jobs, never more than the sweeper hands over in one batch
     (Optuna's n_jobs trials times its repeats, or the basic sweeper's max_batch_size
     jobs)."""
-    n_jobs = launcher.get(JOBS_AT_ONCE)
-    if launcher.get("_target_") in BATCH_AT_ONCE:
-        jobs = usable_cores()  # at least as many as there are cores, it does not say
-    elif not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0:
+    jobs = local_jobs(launcher)
+    if jobs is None:
         return 1
-    else:
-        jobs = max(1, n_jobs if n_jobs > 0 else usable_cores() + 1 + n_jobs)
     sweeper = sweeper or {}
     # What a sweeper hands over at once: the basic one's max_batch_size, Optuna's n_jobs
     # trials of `repeats` jobs each.
@@ -47,6 +44,31 @@ def parallel_jobs(launcher: Mapping[str, Any], sweeper: Mapping[str, Any] | None
     if isinstance(batch, int) and isinstance(sweeper.get("repeats"), int):
         batch *= max(1, sweeper["repeats"])
     return min(jobs, batch) if isinstance(batch, int) and batch >= 1 else jobs
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def local_jobs(launcher: Mapping[str, Any]) -> int | None:
+    """The jobs the launcher runs at once on this machine, where its config says (n_jobs;
+    submitit's local launcher: a whole batch); None: one at a time, or elsewhere."""
+    if launcher.get("_target_") in BATCH_AT_ONCE:
+        return usable_cores()  # at least as many as there are cores, it does not say
+    n_jobs = _count(launcher.get(JOBS_AT_ONCE))
+    if not n_jobs:
+        return None
+    return max(1, n_jobs if n_jobs > 0 else usable_cores() + 1 + n_jobs)
+
+
+def jobs_at_once(launcher: Mapping[str, Any]) -> int | None:
+    """The jobs the launcher runs at once, on this machine or a cluster's (submitit's
+    array_parallelism); None where its config does not say (the basic launcher: one at
+    a time; Ray: as many as the cluster's CPUs take)."""
+    found = local_jobs(launcher)
+    if found is None:
+        found = _count(launcher.get(ARRAY_AT_ONCE))
+    return found if found and found > 0 else None
 
 
 def cpus_per_job(launcher: Mapping[str, Any]) -> int | None:
