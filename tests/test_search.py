@@ -175,6 +175,21 @@ def test_pruning_works_across_parallel_joblib_jobs_through_the_default_journal(t
         )
 
 
+def test_a_search_without_a_study_name_names_its_study_for_the_app_and_optuna_stays_quiet(
+    tmp_path,
+):
+    before = optuna.logging.get_verbosity()
+    unnamed = [*SEARCH, "hydra.sweeper.study_name=null", "hydra.sweeper.n_trials=1"]
+    sweep_dir, result = sweep(tmp_path, "unnamed", *unnamed, runner=run_in_process)
+    ok(result)
+    output = result.stdout + result.stderr
+    assert "study mnist-exp in" in output  # our line, with the job's name as the study's
+    assert "A new study created" not in output and "Study name was omitted" not in output
+    assert optuna.logging.get_verbosity() == before  # Optuna's logging as it was
+    stored = optuna.get_all_study_names(storage=study.storage(None, sweep_dir))
+    assert stored == ["mnist-exp"] and len(journal(sweep_dir).trials) == 1
+
+
 @pytest.mark.slow
 def test_trials_run_as_many_at_once_as_the_joblib_launcher_runs_jobs(tmp_path):
     # no hydra.sweeper.n_jobs: the sweeper hands the launcher two trials at a time

@@ -119,7 +119,7 @@ class OptunaSweeperConf:
     # None: a journal file in the sweep directory; or an Optuna storage URL
     # (sqlite:///PATH.db) or a journal file's path. A stored study continues.
     storage: Optional[Any] = None
-    study_name: Optional[str] = None
+    study_name: Optional[str] = None  # null: the app's job name (hydra.job.name)
     n_trials: int = 20  # finished trials in the study, counting those of earlier sweeps
     # Trials launched at once; null: as many as the launcher runs jobs at once (joblib's
     # n_jobs, submitit's array_parallelism; divided by repeats), else 1.

@@ -117,14 +117,20 @@ class OptunaSweeper(Sweeper):
             OmegaConf.save(self.config, self.sweep_dir / resuming.MULTIRUN)
         sampler = self.build_sampler(space)
         pruner = studies.pruner(self.pruner_cfg)
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=studies.storage(self.storage, self.sweep_dir),
-            sampler=sampler,
-            pruner=pruner,
-            directions=self.directions,
-            load_if_exists=True,
-        )
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study line below says it
+        try:
+            study = optuna.create_study(
+                # null: the app's job name (mnist-exp's, say), found again by a later sweep
+                study_name=self.study_name or self.config.hydra.job.name,
+                storage=studies.storage(self.storage, self.sweep_dir),
+                sampler=sampler,
+                pruner=pruner,
+                directions=self.directions,
+                load_if_exists=True,
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         if [d.name.lower() for d in study.directions] != self.directions:
             raise ConfigError(
                 f"hydra.sweeper.direction={self.directions}: the stored study "

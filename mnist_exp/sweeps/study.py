@@ -108,7 +108,12 @@ def importances(sweep_dir: Path, record: dict) -> dict[str, float] | None:
 
     try:
         kept = storage(spec, sweep_dir)
-        study = optuna.load_study(study_name=sweeper.get("study_name"), storage=kept)
+        job = (record.get("hydra") or {}).get("job") or {}
+        name = sweeper.get("study_name") or job.get("name")  # the sweeper's default
+        study = optuna.load_study(study_name=name, storage=kept)
+        states = (optuna.trial.TrialState.COMPLETE,)
+        if len(study.get_trials(deepcopy=False, states=states)) < 2:
+            return None  # Optuna's evaluator would only warn that it cannot tell
         first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
         found = optuna.importance.get_param_importances(study, target=first)
     except Exception as exc:  # the page is drawn without them; say why in the log
