@@ -14,7 +14,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from mnist_exp.errors import MissingPackageError, require
+from mnist_exp.config.targets import require_own
+from mnist_exp.errors import MissingPackageError
 
 
 @dataclass
@@ -31,12 +32,11 @@ class TrackerConfig:
         return f"logger.{self.NAME}.{field}"
 
     def __post_init__(self) -> None:
-        default = type(self).__dataclass_fields__["_target_"].default
-        require(
-            default is MISSING or self._target_ == default,
-            self.key("_target_"),
-            self._target_,
-            f"{default!r}, the tracker logger={self.NAME}'s fields are for",
+        require_own(
+            self,
+            f"logger.{self.NAME}",
+            ("_target_",),
+            "a tracker comes with its fields: logger=NAME",
         )
         if self.PACKAGE:
             require_package(self.PACKAGE, f"logger={self.NAME}", self.DISTRIBUTION)
