@@ -10,6 +10,7 @@ from pathlib import Path
 import hydra
 import pytest
 
+from mnist_exp.adapters.hydra import VERSION_BASE
 from mnist_exp.app.store import register
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
@@ -58,7 +59,7 @@ def shared_mnist() -> Path:
 def compose():
     """compose(*overrides) -> the composed DictConfig, as the CLI would see it."""
     register()
-    with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+    with hydra.initialize_config_module(config_module="mnist_exp.conf", **VERSION_BASE):
         cache: dict[tuple[str, ...], object] = {}
 
         def _compose(*overrides: str):

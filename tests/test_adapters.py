@@ -35,12 +35,12 @@ def test_the_caching_repo_lists_the_groups_and_options_hydras_loader_lists():
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.object_type import ObjectType
 
-    from mnist_exp.adapters.hydra import caching_repo
+    from mnist_exp.adapters.hydra import VERSION_BASE, caching_repo
     from mnist_exp.app.store import register
 
     register()
     with __import__("hydra").initialize_config_module(
-        config_module="mnist_exp.conf", version_base="1.3"
+        config_module="mnist_exp.conf", **VERSION_BASE
     ):
         loader = GlobalHydra.instance().config_loader()
         repo = caching_repo(loader)
@@ -190,3 +190,56 @@ def test_submitits_slurm_watcher_keeps_the_hook_and_job_sets_our_queue_watcher_e
         "-j",
         "12",
     ]
+
+
+# -- what differs between Hydra 1.3 and 1.4, OmegaConf 2.3 and 2.4 ----------------------
+
+
+def test_hydra_refuses_a_target_outside_the_modules_where_it_takes_a_whitelist():
+    """On Hydra 1.4 the allow-list is Hydra's own check too; on 1.3 ours is the only one
+    (config/targets.py), and the adapter builds what it is given."""
+    from hydra.errors import InstantiationException
+
+    from mnist_exp.adapters import hydra as adapter
+    from mnist_exp.config.targets import RETURNS, TARGETS
+
+    modules = TARGETS["optimizer"]
+    optimizer = adapter.instantiate({"_target_": "keras.optimizers.SGD"}, modules)
+    assert type(optimizer).__name__ == "SGD"  # Keras' public name, defined in keras.src
+    schedule = {"_target_": "keras.optimizers.schedules.CosineDecay"}
+    schedule.update(initial_learning_rate=0.1, decay_steps=10)
+    returned = TARGETS["schedule"] + RETURNS["schedule"]
+    assert adapter.instantiate(schedule, returned)(0) > 0  # a schedule: a callable result
+    foreign = {"_target_": "os.getcwd"}
+    if adapter.WHITELISTS:
+        with pytest.raises(InstantiationException, match="whitelist"):
+            adapter.instantiate(foreign, modules)
+    else:
+        assert adapter.HYDRA < (1, 4)
+        assert adapter.instantiate(foreign, modules)  # what targets.check_targets refuses
+
+
+def test_storing_and_registering_again_is_quiet_on_every_version():
+    """A second run in one process stores every schema again: no warning (Hydra 1.4
+    warns on a collision unless told to replace; OmegaConf 2.4 on register_new_resolver)."""
+    from omegaconf import OmegaConf
+
+    from mnist_exp.app.store import register
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        register()
+        register()
+    assert OmegaConf.has_resolver("mnist_exp_groups")
+
+
+def test_hydra_main_and_initialize_get_version_base_only_where_it_is_not_deprecated():
+    import hydra
+
+    from mnist_exp.adapters import hydra as adapter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adapter.main("pkg://mnist_exp.conf", "config", ("mnist_exp.sweeps.callbacks",))
+        with hydra.initialize_config_module("mnist_exp.conf", **adapter.VERSION_BASE):
+            pass

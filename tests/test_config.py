@@ -628,12 +628,13 @@ def test_a_models_target_outside_its_family_is_refused_before_tensorflow_is_impo
         """
         import sys
         import hydra
+        from mnist_exp.adapters.hydra import VERSION_BASE
         from mnist_exp.app.store import register
         from mnist_exp.config.settings import to_settings
         from mnist_exp.errors import ConfigError
 
         register()
-        with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+        with hydra.initialize_config_module(config_module="mnist_exp.conf", **VERSION_BASE):
             for target in ("os.system", "mnist_exp.models.cnn.build"):
                 cfg = hydra.compose(config_name="config", overrides=[f"model._target_={target}"])
                 try:
@@ -662,12 +663,13 @@ def test_composing_does_not_import_tensorflow():
         """
         import sys
         import hydra
+        from mnist_exp.adapters.hydra import VERSION_BASE
         from mnist_exp.app.store import register
         from mnist_exp.config.settings import to_settings
         from mnist_exp.errors import ConfigError
 
         register()
-        with hydra.initialize_config_module(config_module="mnist_exp.conf", version_base="1.3"):
+        with hydra.initialize_config_module(config_module="mnist_exp.conf", **VERSION_BASE):
             for overrides in (
                 [],
                 ["+experiment=tutorial"],

@@ -11,7 +11,7 @@ import annotations` here, dataclasses need it).
 from dataclasses import dataclass
 from typing import Optional
 
-from hydra.core.config_store import ConfigStore
+from mnist_exp.adapters.hydra import store
 
 
 @dataclass
@@ -24,6 +24,4 @@ class GridSweeperConf:
     retries: int = 1
 
 
-ConfigStore.instance().store(
-    group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="mnist_exp"
-)
+store(group="hydra/sweeper", name="grid", node=GridSweeperConf)

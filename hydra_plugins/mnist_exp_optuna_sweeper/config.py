@@ -14,8 +14,9 @@ sys.modules: no `from __future__ import annotations` here, dataclasses need it).
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from mnist_exp.adapters.hydra import store
 
 GROUP, PACKAGE = "hydra/sweeper", "hydra.sweeper"
 SAMPLERS = f"{GROUP}/optuna_sampler"  # its options fill hydra.sweeper.sampler
@@ -138,22 +139,21 @@ class OptunaSweeperConf:
 
 
 def register() -> None:
-    cs = ConfigStore.instance()
-    cs.store(group=GROUP, name="optuna_search", node=OptunaSweeperConf, provider="mnist_exp")
+    store(group=GROUP, name="optuna_search", node=OptunaSweeperConf)
     for name, node in {
         "tpe": TPESamplerConfig,
         "random": RandomSamplerConfig,
         "grid": GridSamplerConfig,
         "nsgaii": NSGAIISamplerConfig,
     }.items():
-        cs.store(name, node, group=SAMPLERS, package=f"{PACKAGE}.sampler", provider="mnist_exp")
+        store(name, node, group=SAMPLERS, package=f"{PACKAGE}.sampler")
     for name, node in {
         "none": NopPrunerConfig,
         "median": MedianPrunerConfig,
         "hyperband": HyperbandPrunerConfig,
         "successive_halving": SuccessiveHalvingPrunerConfig,
     }.items():
-        cs.store(name, node, group=PRUNERS, package=f"{PACKAGE}.pruner", provider="mnist_exp")
+        store(name, node, group=PRUNERS, package=f"{PACKAGE}.pruner")
 
 
 register()

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.adapters.hydra import store
 
 
 @dataclass
@@ -60,9 +61,7 @@ class RayLauncherConf:
 
 # A name of its own: hydra-ray-launcher's hydra/launcher=ray stays that plugin's for every
 # app in the environment; mnist-exp's conf/hydra/launcher/ray.yaml names this one.
-ConfigStore.instance().store(
-    group="hydra/launcher", name="mnist_exp_ray", node=RayLauncherConf, provider="mnist_exp"
-)
+store(group="hydra/launcher", name="mnist_exp_ray", node=RayLauncherConf)
 
 
 class RayLauncher(Launcher):

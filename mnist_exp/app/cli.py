@@ -11,7 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
@@ -19,12 +18,14 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 
+from mnist_exp.adapters import hydra as hydra_adapter
 from mnist_exp.app import resume, startup
 from mnist_exp.app.messages import group_as_value, one_line
 from mnist_exp.app.store import register
 from mnist_exp.config.help import CONFIG_MODULE, CONFIG_NAME, print_help
 from mnist_exp.config.schema import Config
 from mnist_exp.config.settings import to_settings
+from mnist_exp.config.targets import ALLOWED_MODULES
 from mnist_exp.errors import ConfigError, DataError, RunInterrupted, UserError, describe_failure
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import record_status
@@ -63,7 +64,7 @@ def _main() -> int | str | None:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME)
+@hydra_adapter.main(f"pkg://{CONFIG_MODULE}", CONFIG_NAME, ALLOWED_MODULES)
 def app(cfg: DictConfig) -> float | list[float]:
     """One run; it returns optimized_metric (a list of values for several). In a sweep
     a failed job returns NaN so that the others go on; its metrics.json says why, and

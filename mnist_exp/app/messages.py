@@ -127,6 +127,8 @@ def _loader():
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
+    from mnist_exp.adapters.hydra import VERSION_BASE
+
     if not GlobalHydra.instance().is_initialized():
-        initialize_config_module(config_module="mnist_exp.conf", version_base="1.3")
+        initialize_config_module(config_module="mnist_exp.conf", **VERSION_BASE)
     return GlobalHydra.instance().config_loader()

@@ -5,9 +5,7 @@ imports Keras."""
 
 from __future__ import annotations
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-
+from mnist_exp.adapters.hydra import register_resolver, store
 from mnist_exp.config import callbacks, help, optimizers
 from mnist_exp.config.schema import (
     Config,
@@ -44,10 +42,9 @@ def schemas() -> dict[str, type]:
 
 def register() -> None:
     """Put the base config and every schema where the YAML files' defaults lists find them."""
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
+    store(name="base_config", node=Config)
     for place, node in schemas().items():
         group, name = place.rsplit("/", 1)
-        cs.store(group=group, name=name, node=node)
+        store(group=group, name=name, node=node)
     # ${mnist_exp_groups:} in conf/hydra/help/mnist_exp.yaml: the groups --help lists.
-    OmegaConf.register_new_resolver("mnist_exp_groups", help.config_groups, replace=True)
+    register_resolver("mnist_exp_groups", help.config_groups)

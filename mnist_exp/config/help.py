@@ -115,7 +115,7 @@ def print_help(argv: list[str]) -> bool:
     from hydra.errors import SearchPathException
     from omegaconf import OmegaConf, open_dict, read_write
 
-    from mnist_exp.adapters.hydra import args_parser, flags_help
+    from mnist_exp.adapters.hydra import VERSION_BASE, args_parser, flags_help
 
     parser = args_parser()
     args = parser.parse_args(argv)
@@ -128,7 +128,7 @@ def print_help(argv: list[str]) -> bool:
             raise SearchPathException(f"Additional config directory '{folder}' not found")
         overrides.append(f"hydra.searchpath=[file://{folder}]")
     GlobalHydra.instance().clear()
-    with initialize_config_module(CONFIG_MODULE, version_base="1.3", job_name="cli"):
+    with initialize_config_module(CONFIG_MODULE, job_name="cli", **VERSION_BASE):
         name = (args.config_name or CONFIG_NAME) if args.help else None
         cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)

@@ -30,7 +30,13 @@ TARGETS = {
     "callbacks": ("keras.callbacks", "mnist_exp.training.callbacks"),
     "logger": ("mnist_exp.training.callbacks.trackers",),
     "data": ("mnist_exp.data.sources",),
+    "hydra.callbacks": ("mnist_exp.sweeps.callbacks",),  # conf/config.yaml's
+    "hydra.sweeper.sampler": ("optuna.samplers",),
+    "hydra.sweeper.pruner": ("optuna.pruners",),
 }
+# What a group's target returns, where the result can itself be called (a Keras model, a
+# learning-rate schedule): Hydra 1.4 checks such a result's class against its whitelist.
+RETURNS = {"model": ("keras.models",), "schedule": ("keras.optimizers.schedules",)}
 ALLOWED_MODULES = tuple(module for modules in TARGETS.values() for module in modules)
 CALLBACK_MODULES = TARGETS["callbacks"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -98,13 +104,13 @@ def as_dict(node: Any) -> Any:
 def instantiate_allowed(node: Any, key: str, modules: tuple[str, ...], **kwargs: Any):
     """What `node` describes, built by Hydra's instantiate; its `_target_` (and any nested
     one) inside `modules`. kwargs: what only the run knows (the learning rate, say)."""
-    from hydra.utils import instantiate
+    from mnist_exp.adapters.hydra import instantiate
 
     node = as_dict(node)
     if not isinstance(node, dict) or "_target_" not in node:
         raise ConfigError(f"{key} needs a _target_ (one of {', '.join(modules)})")
     check_targets(node, key, modules)
-    return instantiate(node, **kwargs)
+    return instantiate(node, modules + RETURNS.get(key, ()), **kwargs)
 
 
 def require_own(schema: Any, group: str, keys: tuple[str, ...], others: str) -> None:

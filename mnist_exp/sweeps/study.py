@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from mnist_exp.adapters.optuna import study_id, trial_id
-from mnist_exp.config.targets import instantiate_allowed
+from mnist_exp.config.targets import TARGETS, instantiate_allowed
 from mnist_exp.errors import ConfigError
 from mnist_exp.results.files import sqlite_path
 
 STORAGE_FILE = "optuna.journal"  # the default storage, in the sweep directory
 TRIAL_ENV = "MNIST_EXP_OPTUNA_TRIAL"  # a job's trial id, set by the sweeper through env_set
-SAMPLERS = ("optuna.samplers",)
-PRUNERS = ("optuna.pruners",)
+SAMPLERS = TARGETS["hydra.sweeper.sampler"]
+PRUNERS = TARGETS["hydra.sweeper.pruner"]
 
 log = logging.getLogger(__name__)
 
