@@ -67,7 +67,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:Future Hydra versions:UserWarnin
     ],
 )
 class TestLaunchers(LauncherTestSuite):
-    pass
+    if hasattr(LauncherTestSuite, "test_failure_preserves_task_traceback"):  # Hydra 1.4
+
+        def test_failure_preserves_task_traceback(
+            self, hydra_sweep_runner, launcher_name, overrides, tmpdir
+        ) -> None:
+            """A job's exception keeps the task's frames: not with hydra-joblib-launcher
+            1.2.0, under Hydra's own sweeper as under ours."""
+            if launcher_name == "joblib":
+                pytest.xfail("hydra-joblib-launcher 1.2.0 returns a job's error without its frames")
+            super().test_failure_preserves_task_traceback(
+                hydra_sweep_runner, launcher_name, overrides, tmpdir
+            )
 
 
 @pytest.mark.parametrize(
@@ -347,8 +358,14 @@ def test_optuna_search_max_failure_rate(tmp_path, max_failure_rate) -> None:
 SCAN = """\
 import json, sys
 import hydra_plugins
-if sys.argv[1] == "without":
+import hydra.core.plugins
+if sys.argv[1] == "without":  # neither the folder Hydra 1.3 scans nor the entry points of 1.4
     hydra_plugins.__path__ = [p for p in hydra_plugins.__path__ if not p.startswith(sys.argv[2])]
+    if hasattr(hydra.core.plugins, "entry_points"):
+        found = hydra.core.plugins.entry_points
+        hydra.core.plugins.entry_points = lambda **kw: [
+            e for e in found(**kw) if not e.value.startswith("hydra_plugins.mnist_exp_")
+        ]
 from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
 from omegaconf import OmegaConf
@@ -430,3 +447,26 @@ def test_a_plain_app_gets_hydras_basic_sweeper_by_default(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     basic = "sweeper: hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
     assert result.stdout.count(basic) == 2, result.stdout
+
+
+def test_each_plugin_class_of_ours_has_the_entry_point_hydra_1_4_looks_for():
+    """Hydra 1.4 finds plugins by entry points (group hydra.plugins); 1.3 by scanning the
+    hydra_plugins folder, where the same classes live."""
+    from importlib.metadata import entry_points
+
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.plugin import Plugin
+
+    ours = {
+        e.name: e.load()
+        for e in entry_points(group="hydra.plugins")
+        if e.value.startswith("hydra_plugins.mnist_exp_")
+    }
+    assert sorted(ours) == sorted(p.name for p in (ROOT / "hydra_plugins").glob("mnist_exp_*"))
+    for name, plugin in ours.items():
+        assert isinstance(plugin, type) and issubclass(plugin, Plugin), name
+        assert plugin.__module__.startswith(f"hydra_plugins.{name}."), name
+    scanned = {
+        f"{c.__module__}.{c.__name__}" for c in Plugins.instance().class_name_to_class.values()
+    }
+    assert {f"{c.__module__}.{c.__name__}" for c in ours.values()} <= scanned

@@ -21,6 +21,9 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+# Stores hydra/sweeper=grid in Hydra's ConfigStore, where Hydra 1.4 finds this class by
+# its entry point and does not scan the package.
+from hydra_plugins.mnist_exp_grid_sweeper import config as _config  # noqa: F401
 from mnist_exp.adapters.hydra import BasicSweeper
 from mnist_exp.errors import ConfigError
 from mnist_exp.sweeps import jobs, launching, resuming

@@ -41,6 +41,9 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+# Stores hydra/sweeper=optuna_search and its sampler and pruner groups in Hydra's
+# ConfigStore, where Hydra 1.4 finds this class by its entry point and does not scan.
+from hydra_plugins.mnist_exp_optuna_sweeper import config as _config  # noqa: F401
 from mnist_exp.adapters.optuna import trial_id
 from mnist_exp.config.targets import instantiate_allowed
 from mnist_exp.errors import ConfigError
@@ -73,8 +76,10 @@ class OptunaSweeper(Sweeper):
         custom_search_space: str | None = None,
     ) -> None:
         self.custom_search_space = custom_search_space
-        self.sampler_cfg = OmegaConf.to_container(sampler, resolve=True)
-        self.pruner_cfg = OmegaConf.to_container(pruner, resolve=True)
+        # A name given as the value (hydra.sweeper.pruner=median) reaches here on Hydra 1.4,
+        # where 1.3 refuses it while composing: checked in sweep().
+        self.sampler_cfg = _container(sampler)
+        self.pruner_cfg = _container(pruner)
         self.direction = direction  # checked in sweep(): errors raised here lose their text
         self.storage = storage
         self.study_name = study_name
@@ -107,6 +112,9 @@ class OptunaSweeper(Sweeper):
         if self.metric is not None:
             arguments, resume = resuming.take_resume(arguments)
         self.directions = _directions(self.direction, self.metric)
+        for key, node in (("sampler", self.sampler_cfg), ("pruner", self.pruner_cfg)):
+            if not isinstance(node, dict):
+                raise ConfigError(f"hydra.sweeper.{key}: a config is needed, not {node!r}")
         space, fixed = search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
         self.check(space, fixed)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -368,3 +376,8 @@ def _values(ret: JobReturn, count: int) -> list[float] | None:
     if len(numbers) != count or any(math.isnan(v) for v in numbers):
         return None
     return numbers
+
+
+def _container(node: Any) -> Any:
+    """A config node as plain values; anything else as it is."""
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node

@@ -81,6 +81,8 @@ class SweepSummary(Callback):
         self._tracking = tracking.start(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._unfinished is None:
+            return  # never started (refused): Hydra 1.4 ends a sweep whose start failed
         self._unfinished = None
         sweep_dir = Path(config.hydra.sweep.dir)
         summary = summarize(sweep_dir)
