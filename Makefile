@@ -4,11 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pip constraints for .venv, e.g. CONSTRAINTS=.ci/lowest.txt: the lowest supported versions
+CONSTRAINTS ?=
+# test-newest: the newest Python with the newest Hydra and OmegaConf, pre-releases included
+PYTHON_NEWEST ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 \
+	/usr/local/bin/python3.13 /usr/bin/python3.13; do "$$p" -c '' 2>/dev/null && { command -v "$$p"; break; }; done)
+NEWEST_VENV ?= .venv-newest
+NEWEST := 'hydra-core>=1.4.0rc3,<1.5' 'omegaconf>=2.4.1rc1,<2.5'
 BENCH_ARGS ?=
 SWEEP_BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser slurm run smoke sweep test test-fast bench lint clean
+.PHONY: help install browser slurm run smoke sweep test test-fast test-newest bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# setuptools notes every editable install ("Editable installation"), whatever the project
 	PYTHONWARNINGS='ignore:Editable installation:UserWarning' \
-		$(BIN)/python -m pip install --quiet -e '.[dev]'
+		$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]'
 	touch $(STAMP)
 
 run: install ## train the tutorial's model on the bundled offline digits (data=mnist_5k)
@@ -51,6 +58,15 @@ slurm: ## Debian's slurm-wlm and munge for the tests' one-node SLURM cluster, wh
 
 test-fast: install ## run the tests not marked slow, spread over the cores
 	$(BIN)/pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)
+
+test-newest: ## the fast tests on Python 3.13 with the newest Hydra and OmegaConf (pre-releases), in $(NEWEST_VENV)
+	@test -n "$(PYTHON_NEWEST)" || { echo "Python 3.13 not found: make test-newest PYTHON_NEWEST=/path/to/python3.13"; exit 1; }
+	test -f $(NEWEST_VENV)/.installed || { $(PYTHON_NEWEST) -m venv $(NEWEST_VENV) \
+		&& $(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip \
+		&& PYTHONWARNINGS='ignore:Editable installation:UserWarning' \
+			$(NEWEST_VENV)/bin/python -m pip install --quiet -e '.[dev]' $(NEWEST) \
+		&& touch $(NEWEST_VENV)/.installed; }
+	$(NEWEST_VENV)/bin/pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)
 
 bench: install ## time mnist-exp beside the raw Keras script and PyTorch, and sweeps (~15 min): benchmarks/results/
 	@$(BIN)/python -m pip install --quiet torch==2.13.0 \
