@@ -308,6 +308,17 @@ def done(loss: float, accuracy: float) -> dict:
     return {"status": "completed", "val/loss": loss, "val/accuracy": accuracy, "epochs": 2}
 
 
+def test_summary_reads_each_swept_value_as_it_was_given(tmp_path):
+    """Every digit of a sampled learning rate (pandas 2's to_numeric reads this one a last
+    digit off), and integers as integers."""
+    for num, rate, units in ((0, "0.006251373574521752", "64"), (1, "0.1", "128")):
+        overrides = [f"optimizer.learning_rate={rate}", f"model.units={units}"]
+        make_job(tmp_path, num, overrides, done(0.5, 0.9))
+    table = summary.build(tmp_path).table.sort_values("job")
+    assert list(table["optimizer.learning_rate"]) == [0.006251373574521752, 0.1]
+    assert list(table["model.units"]) == [64, 128] and table["model.units"].dtype.kind == "i"
+
+
 def test_summary_ranks_a_loss_lowest_first_and_keeps_failures_last(tmp_path):
     objective = {"optimized_metric": "val/loss"}
     make_job(
@@ -336,10 +347,10 @@ def test_summary_ranks_a_loss_lowest_first_and_keeps_failures_last(tmp_path):
     assert result.common == ["+experiment=smoke"]
     table = result.table
     assert list(table["job"]) == [2, 0, 1, 10]  # ranked, then the rest by job number
-    assert list(table["rank"].astype("object").fillna(0)) == [1, 2, 0, 0]
+    assert [0 if pd.isna(r) else r for r in table["rank"]] == [1, 2, 0, 0]
     assert list(table["status"]) == ["completed", "completed", "failed", "incomplete"]
     assert table["optimizer.learning_rate"].dtype.kind == "f"
-    assert list(table["epochs"].astype("object").fillna(-1)) == [2, 2, -1, -1]
+    assert [-1 if pd.isna(e) else e for e in table["epochs"]] == [2, 2, -1, -1]
 
     summary.write(result)
     by_job = read_summary(tmp_path)

@@ -182,10 +182,22 @@ def _split(override: str) -> tuple[str, str]:
 def _typed(values: list) -> pd.Series:
     """Override values as numbers when every given value is one (for plots and sorting)."""
     series = pd.Series(values, dtype=object)
-    numbers = pd.to_numeric(series, errors="coerce")
+    numbers = pd.to_numeric(series.map(_exact), errors="coerce")
     if series.notna().any() and numbers.notna().sum() == series.notna().sum():
         return numbers
     return series
+
+
+def _exact(value):
+    """A number written as text, as Python reads it: pandas 2's to_numeric reads some
+    (0.006251373574521752) a last digit off."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
 
 
 def _numbers(values: list) -> pd.Series:
