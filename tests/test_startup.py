@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 from mnist_exp.app import startup
+from tests.helpers import run_cli
 
 
 def test_importing_on_a_thread_leaves_other_threads_their_modules():
@@ -121,3 +123,14 @@ def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(tmp_path, comman
     assert stderr.decode() == ""
     # argparse's --help drops what it cannot write and ends as usual (0)
     assert process.returncode in (0, startup.EXIT_BROKEN_PIPE)
+
+
+def test_a_run_and_a_sweep_print_no_warning_of_python_s(tmp_path):
+    """Nothing of ours or about us warns (Hydra 1.4's and OmegaConf 2.4's deprecations
+    among them): a warning line is a user's question."""
+    sweep = ["optimizer=adam,sgd", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    for flags, extra in (([], []), (["-m"], sweep)):
+        result = run_cli(tmp_path, *flags, "+experiment=smoke", "training.progress=false", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        warned = [line for line in result.stderr.splitlines() if re.search(r"\w+Warning\b", line)]
+        assert warned == [], result.stderr[-3000:]

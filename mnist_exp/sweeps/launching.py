@@ -205,7 +205,7 @@ def run_here(
             progress.show()  # above the job's own output
         log.info("\t#%d : %s", job.num, " ".join(filter_overrides(job.overrides)))
         with open_dict(job.config):
-            job.config.hydra.job.id = job.num
+            job.config.hydra.job.id = str(job.num)  # a str field: Hydra 1.4 warns of an int
         returns.append(
             run_job(
                 hydra_context=launcher.hydra_context,
