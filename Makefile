@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# pip constraints for .venv, e.g. CONSTRAINTS=.ci/lowest.txt: the lowest supported versions
-CONSTRAINTS ?=
+# pip constraints for .venv: the lowest versions pyproject.toml allows, which CI tests in
+# full; CONSTRAINTS= takes the newest pip finds (Hydra's pre-releases among them: the
+# joblib launcher asks for hydra-core>=1.1.0.dev7, and pip reads that as allowing them)
+CONSTRAINTS ?= .ci/lowest.txt
 # test-newest: the newest Python with the newest Hydra and OmegaConf, pre-releases included
 PYTHON_NEWEST ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 \
 	/usr/local/bin/python3.13 /usr/bin/python3.13; do "$$p" -c '' 2>/dev/null && { command -v "$$p"; break; }; done)
@@ -22,7 +24,7 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install mnist-exp with its test tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# setuptools notes every editable install ("Editable installation"), whatever the project

@@ -222,6 +222,10 @@ def test_wheel_carries_the_configs_and_the_commands(installed):
         assert f"mnist_exp/conf/{needed}" in names
     assert "mnist-exp = mnist_exp.app.cli:main" in scripts
     assert "mnist-exp-predict = mnist_exp.app.predict:main" in scripts
+    # Hydra 1.4 finds the plugins by entry points, 1.3 in the wheel's hydra_plugins/
+    for plugin in ROOT.joinpath("hydra_plugins").glob("mnist_exp_*"):
+        assert f"{plugin.name} = hydra_plugins.{plugin.name}." in scripts
+        assert f"hydra_plugins/{plugin.name}/__init__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "conf/"))]
 
 
@@ -245,6 +249,19 @@ def test_installed_commands_work_from_any_directory(installed):
     (metrics_file,) = (cwd / "outputs" / "runs").glob("*/*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
     assert metrics["status"] == "completed" and metrics["data"]["name"] == "mnist_5k"
+
+    # a sweep: the grid sweeper, found where the wheel put it
+    sweep = run_in(
+        installed,
+        str(venv / "bin" / "mnist-exp"),
+        "-m",
+        "+experiment=smoke",
+        "training.progress=false",
+        "optimizer=adam,sgd",
+        f"hydra.sweep.dir={cwd / 'sweep'}",
+    )
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+    assert "2 jobs, ranked by" in sweep.stdout
 
     digit = np.zeros((28, 28), np.uint8)
     digit[4:24, 12:16] = 255  # a "1"
