@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self._unfinished is None:
             return  # never started (refused): Hydra 1.4 ends a sweep whose start failed
+        if sys.exc_info()[1] is not None:
+            # Ending by an exception (SIGTERM, Ctrl-C), where Hydra 1.4 calls this too: the
+            # summary is written at exit, as on 1.3, and the exit code stays the signal's.
+            return
         self._unfinished = None
         sweep_dir = Path(config.hydra.sweep.dir)
         summary = summarize(sweep_dir)
