@@ -51,6 +51,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         http_proxy="http://127.0.0.1:9",
         HTTPS_PROXY="http://127.0.0.1:9",
         HTTP_PROXY="http://127.0.0.1:9",
+        no_proxy="127.0.0.1,localhost",  # the tests' own servers (MLflow) on loopback
+        NO_PROXY="127.0.0.1,localhost",
         COLUMNS="160",
     )
     return env
