@@ -14,6 +14,7 @@ from mnist_exp.sweeps import tracking as sweep_tracking
 from mnist_exp.training.callbacks import tracked, trackers
 from mnist_exp.training.callbacks.trackers import mlflow as loggers
 from mnist_exp.training.callbacks.trackers import tensorboard as board
+from mnist_exp.training.callbacks.trackers.guard import TrackerState
 from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig
 from mnist_exp.training.callbacks.trackers.tensorboard import TensorBoardConfig
 from tests.helpers import run_cli, run_in_process, start_and_signal
@@ -356,11 +357,17 @@ def test_a_failing_tracker_warns_and_never_masks_the_run(caplog):
         calls.append(status)
         raise RuntimeError("store gone")
 
-    tracking = trackers.Tracking(finishers=[broken, calls.append])
+    states = [TrackerState("broken"), TrackerState("fine")]
+    tracking = trackers.Tracking(finishers=list(zip(states, [broken, calls.append], strict=True)))
     tracking.finish("completed")
     tracking.finish("completed")  # finishing twice closes once
     assert calls == ["completed", "completed"]
-    assert "store gone" in caplog.text
+    assert [s.down for s in states] == [True, False]
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "logger=broken: could not record the run's end (completed): store gone; "
+        "everything is in its directory"
+    ]
 
 
 def test_an_unusable_tracking_uri_is_one_config_error(tmp_path):
@@ -384,7 +391,10 @@ def test_both_trackers_start_in_the_order_the_config_gives(settings, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     tracking = trackers.start(cfg, run_dir)
-    assert [type(c).__name__ for c in tracking.callbacks] == ["TensorBoard", "MlflowEpochs"]
+    assert [type(c.callback).__name__ for c in tracking.callbacks] == [
+        "TensorBoard",
+        "MlflowEpochs",
+    ]
     tracking.finish("failed")
     run = only_run(mlflow_client(db))
     assert run.info.status == "FAILED" and run.data.tags["mnist_exp.status"] == "failed"

@@ -6,7 +6,7 @@ The sweep process opens the parent when the sweep starts and records its id in
 SWEEP_DIR/mlflow.json, where every job finds it, whatever process or launcher runs it
 (training/callbacks/trackers/mlflow.py); `resume=SWEEP_DIR` reopens it. When the sweep ends the
 parent gets the best job's metrics and the summary's files. A tracker that fails here
-warns in one line and never fails the sweep.
+says so in one line (how to send the sweep later included) and never fails the sweep.
 """
 
 from __future__ import annotations
@@ -17,9 +17,15 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.errors import first_line
 from mnist_exp.training.callbacks.trackers import find
-from mnist_exp.training.callbacks.trackers.mlflow import MlflowConfig, MlflowRun
+from mnist_exp.training.callbacks.trackers.guard import TrackerState
+from mnist_exp.training.callbacks.trackers.mlflow import (
+    OUTAGE,
+    Mlflow,
+    MlflowConfig,
+    MlflowRun,
+    check_reachable,
+)
 
 if TYPE_CHECKING:  # pandas is imported with the summary, not with every run's callbacks
     import pandas as pd
@@ -30,38 +36,49 @@ log = logging.getLogger(__name__)
 class SweepTracking:
     """The sweep's parent run, if any: `finish(summary)` once the summary is written."""
 
-    def __init__(self, run=None) -> None:
+    def __init__(self, run=None, state: TrackerState | None = None) -> None:
         self.run = run  # an MlflowRun for the sweep directory, or None
+        self.state = state  # says, once, that the tracker failed
 
     def finish(self, summary, interrupted: bool = False) -> None:
         run, self.run = self.run, None
-        if run is None:
+        if run is None or self.state is None:
             return
         status = parent_status(summary.table if summary is not None else None, interrupted)
-        try:
+
+        def end() -> None:
+            check_reachable(run.cfg.tracking_uri)  # seconds, not MLflow's retries, if down
             try:
                 if summary is not None:
                     log_best_job(run, summary)
                     log_sweep_files(run, summary.root)
             finally:
                 run.client.set_terminated(run.run_id, status=status)
-        except Exception as exc:  # the sweep's own files are written: say what is missing
-            log.warning("logger=mlflow could not record the sweep's end: %s", first_line(exc))
+
+        # the sweep's own files are written: the line says what the tracker misses
+        self.state.call(end, when="could not record the sweep's end")
 
 
 def start(config: DictConfig) -> SweepTracking:
     """The sweep's parent run when it is tracked with logger=mlflow (a new one, or on
     resume=SWEEP_DIR the one SWEEP_DIR/mlflow.json names); nothing, not even an import
-    of mlflow, otherwise."""
-    try:
-        cfg = find(OmegaConf.select(config, "logger"), MlflowConfig)
-        return SweepTracking(open_parent(config, cfg) if cfg is not None else None)
-    except Exception as exc:  # the jobs still run, unnested (and say what fails them)
-        log.warning("logger=mlflow could not open the sweep's run: %s", first_line(exc))
+    of mlflow, otherwise. A tracker that fails is one line: the jobs still run (and try
+    it again, unnested)."""
+    cfg = find(OmegaConf.select(config, "logger"), MlflowConfig)
+    if cfg is None:
         return SweepTracking()
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    state = TrackerState(cfg.NAME, **Mlflow(**vars(cfg)).on_failure(sweep_dir, "sweep"))
+    opened: list[MlflowRun] = []
+    state.call(lambda: opened.append(open_parent(config, cfg)), when="")
+    if not opened:
+        return SweepTracking()
+    (sweep_dir / OUTAGE).unlink(missing_ok=True)  # reached: the jobs say a next outage
+    return SweepTracking(opened[0], state)
 
 
 def open_parent(config: DictConfig, cfg: MlflowConfig) -> MlflowRun:
+    check_reachable(cfg.tracking_uri)
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     overrides = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task") or []]

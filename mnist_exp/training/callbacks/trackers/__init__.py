@@ -22,6 +22,12 @@ from typing import Any, Protocol, TypeVar
 from mnist_exp.config.schema import Config
 from mnist_exp.config.targets import TARGETS, as_dict, instantiate_allowed
 from mnist_exp.config.trackers import TrackerConfig, configured
+from mnist_exp.errors import UserError
+from mnist_exp.training.callbacks.trackers.guard import (
+    TrackerState,
+    abandon_on_signal,
+    guarded,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,33 +40,45 @@ class Tracker(Protocol):
 
     def start(self, config: Config, run_dir: Path, resume: bool) -> tuple[list, Finisher]: ...
 
+    # Optional: `on_failure(run_dir) -> dict`, TrackerState's fields that say a failure:
+    # describe (what failed, in a few words), later (how to send the run afterwards),
+    # first (whether this process is the one to say it).
+
 
 @dataclasses.dataclass
 class Tracking:
-    """The trackers of one run: callbacks for fit, then one finish() call."""
+    """The trackers of one run: callbacks for fit, then one finish() call. A tracker
+    that fails says so in one line and is off for the rest of the run (guard.py)."""
 
     callbacks: list = dataclasses.field(default_factory=list)
-    finishers: list[Finisher] = dataclasses.field(default_factory=list)
+    finishers: list[tuple[TrackerState, Finisher]] = dataclasses.field(default_factory=list)
 
     def finish(self, status: str) -> None:
-        """Close every tracker; a tracker that fails warns and never masks the run's result."""
-        for finisher in self.finishers:
-            try:
-                finisher(status)
-            except Exception as exc:  # the run's own files are written; say what is missing
-                log.warning("logger could not record the run's end (%s): %s", status, exc)
+        """Close every tracker that is still on; none masks the run's result."""
+        for state, finisher in self.finishers:
+            state.call(finisher, status, when=f"could not record the run's end ({status})")
         self.finishers = []
 
 
 def start(cfg: Config, run_dir: Path, resume: bool = False) -> Tracking:
     """The configured trackers for the run in run_dir (none by default), in the order
-    the config lists them."""
+    the config lists them. A config error stops the run; a tracker that cannot take it
+    now (a server that does not answer) is one line, and the run goes on without it."""
     tracking = Tracking()
     for name, spec in configured(cfg.logger):
         tracker: Tracker = instantiate_allowed(spec, f"logger.{name}", TARGETS["logger"])
-        callbacks, finisher = tracker.start(cfg, run_dir, resume)
-        tracking.callbacks.extend(callbacks)
-        tracking.finishers.append(finisher)
+        said = tracker.on_failure(run_dir) if hasattr(tracker, "on_failure") else {}
+        state = TrackerState(name, **said)
+        try:
+            with abandon_on_signal():
+                callbacks, finisher = tracker.start(cfg, run_dir, resume)
+        except UserError:
+            raise
+        except Exception as exc:
+            state.fail(exc)
+            continue
+        tracking.callbacks.extend(guarded(c, state) for c in callbacks)
+        tracking.finishers.append((state, finisher))
     return tracking
 
 

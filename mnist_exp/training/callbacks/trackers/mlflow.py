@@ -36,6 +36,25 @@ log = logging.getLogger(__name__)
 # sweep's own run, which its jobs' runs are nested under (sweeps/tracking.py).
 MLFLOW_RUN = "mlflow.json"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's nested runs: the UI groups a sweep's jobs
+# A tracking server is a side channel: one that is down or slow costs a run seconds,
+# not MLflow's minutes (7 retries with backoff, 120 s timeouts). MLflow's own
+# environment variables, when set, win.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
+OUTAGE = ".mlflow-unreachable"  # in a sweep directory: its jobs have said the server is down
+PROBE_S = 3.0  # a server that has not answered /health in this time is taken as down
+# Words in a failure that mean the server could not be reached, and how to say it.
+UNREACHABLE = (
+    (("connection refused", "newconnectionerror"), "connection refused"),
+    (("timed out", "timeout"), "timed out"),
+    (("name or service not known", "nameresolution", "getaddrinfo"), "unknown host"),
+    (("connectionerror", "connection aborted", "remotedisconnected", "max retries"),
+     "connection lost"),
+    (("error code 5", "status code 5", "too many 5"), "server error"),
+)  # fmt: skip
 # How a run ended (metrics.json's status) in MLflow's words; a pruned trial finished
 # what it was allowed to do (its tag mnist_exp.status says pruned).
 MLFLOW_STATUS = {
@@ -81,6 +100,19 @@ class Mlflow:
         run = open_run(self.cfg, config, run_dir, resume)
         return [run.epoch_callback()], run.finish
 
+    def on_failure(self, run_dir: Path, what: str = "run") -> dict:
+        """How a failure of this tracker is said (guard.TrackerState): the server and why
+        in a few words, and the command that sends the run (a sweep job: its whole sweep)
+        afterwards. In a sweep, the first job (or the sweep itself) to meet an outage says
+        it; the others log it at debug, until a job reaches the server again."""
+        sweep_dir = run_dir if what == "sweep" else current_sweep_dir()
+        return {
+            "describe": lambda exc: unreachable(exc, self.cfg.tracking_uri) or first_line(exc),
+            "later": f"mnist-exp-sync {sweep_dir or run_dir} sends it later",
+            "first": (lambda: outage_begins(sweep_dir)) if sweep_dir else (lambda: True),
+            "what": what,
+        }
+
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     """{"model": {"units": 512}} -> {"model.units": "512"}: MLflow's params are flat strings."""
@@ -125,26 +157,82 @@ def store_lock(uri: str) -> Iterator[None]:
 
 
 def open_run(cfg: MlflowConfig, config: Config, run_dir: Path, resume: bool) -> MlflowRun:
-    """The run's MLflow run; MLflow's own errors (an unknown scheme, a bad database)
+    """The run's MLflow run. A server that does not answer is TrackerUnavailable (the
+    run goes on without it); MLflow's other errors (an unknown scheme, a bad database)
     are one config error naming the tracking URI."""
     try:
-        return MlflowRun.open(cfg, config, run_dir, resume)
-    except (UserError, OSError):
+        check_reachable(cfg.tracking_uri)
+        run = MlflowRun.open(cfg, config, run_dir, resume)
+        sweep_dir = current_sweep_dir()
+        if sweep_dir is not None:
+            (sweep_dir / OUTAGE).unlink(missing_ok=True)  # reached: a next outage is said
+        return run
+    except (UserError, TrackerUnavailable):
         raise
     except Exception as exc:
+        if unreachable(exc, cfg.tracking_uri):
+            raise TrackerUnavailable(unreachable(exc, cfg.tracking_uri)) from exc
+        if isinstance(exc, OSError):
+            raise
         raise ConfigError(
             f"{cfg.key('tracking_uri')}={cfg.tracking_uri}: {first_line(exc)}"
         ) from exc
 
 
+class TrackerUnavailable(Exception):
+    """The tracking server does not answer now: the run goes on without it."""
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_reachable(uri: str) -> None:
+    """A tracking server that does not answer within PROBE_S is TrackerUnavailable, at
+    once, before MLflow's own calls (each with its timeout and retries) meet it. Any
+    HTTP answer, even an error, means it is there."""
+    if not is_server(uri):
+        return
+    import requests  # MLflow's HTTP client: the same proxies and certificates
+
+    timeout = min(PROBE_S, float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or PROBE_S))
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except requests.RequestException as exc:
+        raise TrackerUnavailable(unreachable(exc, uri) or first_line(exc)) from exc
+
+
+def unreachable(exc: BaseException, uri: str) -> str | None:
+    """ "URI did not answer (REASON)" when exc, or one it was raised from, says that a
+    tracking server could not be reached or did not answer in time; else None."""
+    if not is_server(uri):
+        return None
+    text = ""
+    seen = exc
+    while seen is not None:
+        text += f" {type(seen).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    lowered = text.lower()
+    for words, reason in UNREACHABLE:
+        if any(w in lowered for w in words):
+            return f"{uri} did not answer ({reason})"
+    return None
+
+
 def _import_mlflow_client():
-    """MlflowClient, without MLflow's INFO lines (creating its tables, alembic's steps)
-    and without usage telemetry: a local, offline tracker sends nothing unless asked."""
+    """MlflowClient, without MLflow's INFO lines (creating its tables, alembic's steps),
+    without usage telemetry (a local, offline tracker sends nothing unless asked), and
+    with HTTP timeouts and retries for a side channel (HTTP_DEFAULTS)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     from mlflow.tracking import MlflowClient  # configures the mlflow logger: quiet it after
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # urllib3 logs each retry of a request (300 characters); the one line that says the
+    # tracker is off is ours.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     return MlflowClient
 
 
@@ -269,6 +357,7 @@ class MlflowRun:
 
     def finish(self, status: str) -> None:
         """Final metrics, artifacts, and how the run ended (FINISHED, FAILED, KILLED)."""
+        check_reachable(self.cfg.tracking_uri)  # a server gone since: seconds, not retries
         metrics = files.read_json_or_empty(self.run_dir / files.METRICS)
         try:
             self.log_history()
@@ -322,6 +411,30 @@ def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
             tags["mnist_exp.sweep_dir"] = str(Path(hydra.sweep.dir).resolve())
             tags["mnist_exp.job"] = str(hydra.job.num)
     return tags
+
+
+def current_sweep_dir() -> Path | None:
+    """The sweep directory of the job running in this process; None outside a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        if hydra.mode is not None and hydra.mode.name == "MULTIRUN":
+            return Path(hydra.sweep.dir).resolve()
+    return None
+
+
+def outage_begins(sweep_dir: Path) -> bool:
+    """True for the first of a sweep's processes to meet the tracker down (it creates
+    SWEEP_DIR/OUTAGE); open_run removes the mark when a job reaches it again."""
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / OUTAGE).open("x").close()
+    except FileExistsError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def sweep_run(tags: dict[str, str], store: dict[str, str]) -> str | None:
