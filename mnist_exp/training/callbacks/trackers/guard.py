@@ -31,8 +31,9 @@ HOOKS = tuple(
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class Abandoned(Exception):
-    """A signal arrived while a tracker's hook was waiting: the wait is given up."""
+class Abandoned(BaseException):
+    """A signal arrived while a tracker's hook was waiting: the wait is given up. Not an
+    Exception, so that a client's catch-all (MLflow's "API request failed") lets it by."""
 
 
 @dataclass

@@ -5,13 +5,14 @@ metrics and status, so that `tensorboard --logdir SWEEP_DIR` compares a sweep's 
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_exp.config.schema import Config
 from mnist_exp.config.trackers import TrackerConfig
-from mnist_exp.errors import require
+from mnist_exp.errors import first_line, require
 from mnist_exp.results import files
 from mnist_exp.results.status import Status
 from mnist_exp.training.callbacks.tracked import final_metrics, task_overrides, what_values
@@ -63,6 +64,18 @@ class TensorBoard:
 
     def start(self, config: Config, run_dir: Path, resume: bool) -> tuple[list, Finisher]:
         return [tensorboard_callback(self.cfg, run_dir)], hparams_writer(self.cfg, config, run_dir)
+
+    def on_failure(self, run_dir: Path) -> dict:
+        """A log dir that cannot be written, a full disk: TensorFlow's message, without
+        its op and function names."""
+        return {"describe": lambda exc: f"event files not written ({tf_message(exc)})"}
+
+
+def tf_message(exc: BaseException) -> str:
+    """`{{function_node ...}} /x is not a directory [Op:CreateSummaryFileWriter] ...`
+    -> `/x is not a directory`; other exceptions: their first line."""
+    text = re.sub(r"\{\{.*?\}\}\s*", "", first_line(exc))
+    return re.sub(r"\s*\[Op:.*$", "", text).strip() or type(exc).__name__
 
 
 def tensorboard_callback(cfg: TensorBoardConfig, run_dir: Path):
