@@ -222,3 +222,38 @@ def test_a_full_disk_under_tensorboard_is_one_line_and_no_lost_run(tmp_path):
     finally:
         subprocess.run(["umount", "-l", str(full)], check=False)
     assert "No space left on device" in line
+
+
+@pytest.mark.slow  # a 2-job sweep that starts with its server down, which comes back
+def test_a_server_that_comes_back_is_used_by_the_jobs_after_it(mlflow_server, tmp_path):  # noqa: F811
+    mlflow_server.kill()
+    sweep_dir = tmp_path / "sweep"
+    sweep = start_cli(
+        tmp_path,
+        "-m",
+        "+experiment=smoke",
+        "training.epochs=3",
+        "training.progress=false",
+        "model.units=16,24",
+        "logger=mlflow",
+        f"logger.mlflow.tracking_uri={mlflow_server.uri}",
+        f"hydra.sweep.dir={sweep_dir}",
+    )
+    wait_for(lambda: checkpointed_epoch(sweep_dir / "0") >= 1, sweep)
+    sweep.send_signal(signal.SIGSTOP)  # job 0 runs untracked; the server is back for job 1
+    try:
+        mlflow_server.start()
+    finally:
+        sweep.send_signal(signal.SIGCONT)
+    output, _ = sweep.communicate(timeout=600)
+
+    assert sweep.returncode == 0, output
+    assert statuses(sweep_dir) == {"0": "completed", "1": "completed"}
+    lines = [line for line in output.splitlines() if TRACKER_LINE in line]
+    assert len(lines) == 1 and "the sweep goes on without it" in lines[0], lines
+    client = mlflow_server.client()
+    runs = client.search_runs([client.get_experiment_by_name("mnist-exp").experiment_id])
+    assert [r.data.tags["mnist_exp.job"] for r in runs] == ["1"]
+    metrics = json.loads((sweep_dir / "1" / "metrics.json").read_text())
+    assert runs[0].info.status == "FINISHED"
+    assert runs[0].data.metrics["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
