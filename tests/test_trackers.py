@@ -510,3 +510,33 @@ def test_a_sweep_without_mlflow_opens_no_run():
 def test_sweep_overrides_become_the_parents_params():
     overrides = ["model.units=16,24", "+experiment=smoke", "~callbacks"]
     assert sweep_tracking.sweep_params(overrides) == {"model.units": "16,24", "experiment": "smoke"}
+
+
+def test_mlflow_http_settings_are_ours_unless_mlflow_variables_are_set(monkeypatch):
+    for name in loggers.HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "42")
+    loggers._import_mlflow_client()
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    assert MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 42  # the user's
+    assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 1  # ours, not MLflow's 7
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "did not answer (connection refused)"),
+        (TimeoutError("timed out"), "did not answer (timed out)"),
+        (RuntimeError("API request to http://h:5000/x failed with error code 503 != 200"),
+         "did not answer (server error)"),
+        (RuntimeError("RESOURCE_DOES_NOT_EXIST: no such run"), None),
+    ],
+)  # fmt: skip
+def test_what_an_unreachable_server_is(error, said):
+    found = loggers.unreachable(error, "http://h:5000")
+    assert found == (f"http://h:5000 {said}" if said else None)
+    assert loggers.unreachable(error, "sqlite:///x.db") is None  # a file store is not a server
