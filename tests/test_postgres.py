@@ -1,20 +1,29 @@
-"""Optuna studies kept in PostgreSQL (tests/postgres_server.py starts this machine's
-server): a storage that cannot be used (its driver missing, a connection refused, a
-database that does not exist) refused in one line before any job."""
+"""Optuna studies kept in a real PostgreSQL (tests/postgres_server.py starts this
+machine's server): a pruned search on two joblib workers stored there and continued;
+a storage that cannot be used (its driver missing, a connection refused, a database
+that does not exist) refused in one line before any job; the database stopped in the
+middle of a sweep, which then ends in one line and resumes once it is back."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.trial import TrialState
 
+from mnist_exp.results.status import FINISHED
 from mnist_exp.sweeps import database
-from tests.helpers import run_in_process
-from tests.postgres_server import postgres  # noqa: F401 (the fixture)
+from tests.helpers import cli_env, run_cli, run_in_process
+from tests.postgres_server import postgres, running_server  # noqa: F401 (the fixture)
 from tests.slurm_cluster import free_ports
-from tests.test_sweeps import sweep
+from tests.test_sweeps import SMALL, metrics_of, read_summary, sweep
 
 SEARCH = [
     "+hparams_search=optuna",
@@ -23,6 +32,12 @@ SEARCH = [
     "hydra/sweeper/optuna_pruner=median",
     "hydra.sweeper.pruner.n_startup_trials=2",
 ]
+TWO_WORKERS = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+STATES = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED}
+
+
+def ok(result) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def refused_in_one_line(result, sweep_dir: Path, *words: str) -> None:
@@ -37,6 +52,52 @@ def refused_in_one_line(result, sweep_dir: Path, *words: str) -> None:
     assert "Traceback" not in output and "0 jobs" not in output
     assert "summary" not in result.stdout
     assert not sweep_dir.exists()
+
+
+def stored_trials(url: str) -> list:
+    return optuna.load_study(study_name="mnist-exp", storage=url).trials
+
+
+def agree(trials: list, sweep_dir: Path) -> None:
+    """Each trial as its job's metrics.json says: the same state, and a completed one's
+    value is the job's objective."""
+    for trial in trials:
+        (num,) = trial.user_attrs["jobs"]
+        metrics = metrics_of(sweep_dir / str(num))
+        assert trial.state == STATES[metrics["status"]], (num, metrics["status"])
+        if trial.state == TrialState.COMPLETE:
+            assert trial.value == metrics["val/accuracy"]
+
+
+@pytest.mark.slow
+def test_a_pruned_search_on_two_workers_keeps_its_study_in_postgresql(postgres, tmp_path):  # noqa: F811
+    url = postgres.create_database("search")
+    first_dir, result = sweep(
+        tmp_path, "first", *SEARCH, *TWO_WORKERS, f"hydra.sweeper.storage={url}",
+        "hydra.sweeper.n_trials=4",
+    )  # fmt: skip
+    ok(result)
+    said = result.stdout + result.stderr
+    assert f"study mnist-exp in {url}: 0 finished trials found, 4 to go" in said
+    trials = stored_trials(url)
+    agree(trials, first_dir)
+    assert len(trials) == 4 and {t.state for t in trials} <= set(STATES.values())
+    # the jobs on both workers reported every epoch they trained to their trials
+    for trial in trials:
+        epochs = metrics_of(first_dir / str(trial.number))["epochs"]
+        assert sorted(trial.intermediate_values) == list(range(1, epochs + 1))
+
+    # the same storage, n_trials=6: two new trials, in this sweep's directory alone
+    again_dir, result = sweep(
+        tmp_path, "again", *SEARCH, f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=6"
+    )
+    ok(result)
+    assert "4 finished trials found, 2 to go" in result.stdout + result.stderr
+    assert list(read_summary(again_dir)["job"]) == [0, 1]
+    trials = stored_trials(url)
+    assert len(trials) == 6 and [t.user_attrs["jobs"] for t in trials[4:]] == [[0], [1]]
+    agree(trials[:4], first_dir)
+    agree(trials[4:], again_dir)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +152,110 @@ def test_a_url_is_shown_without_its_password():
         "db.example:5433"
     )
     assert database.where("postgresql://db.example/studies") == "db.example"
+
+
+def test_a_job_whose_study_stops_answering_trains_on_without_pruning(tmp_path, caplog):
+    """Its report after epoch 1 reaches the study; the database then stops, and the
+    reports of epochs 2 and 3 fail: the run goes on to its last epoch, and says so once."""
+    import keras
+    import numpy as np
+
+    from mnist_exp.training.callbacks.pruning import ReportToTrial
+
+    with running_server() as server:
+        url = server.create_database("reports")
+        study = optuna.create_study(storage=url, study_name="s", direction="maximize")
+        trial = study.ask()
+        stop = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: server.stop() if epoch == 0 else None
+        )
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        x, y = np.zeros((8, 4), "float32"), np.zeros(8, "int64")
+        with caplog.at_level(logging.WARNING, logger="mnist_exp"):
+            history = model.fit(
+                x, y, validation_data=(x, y), epochs=3, verbose=0,
+                callbacks=[ReportToTrial(trial, "val/accuracy"), stop],
+            )  # fmt: skip
+        assert len(history.history["loss"]) == 3 and not model.stop_training
+        said = [r.getMessage() for r in caplog.records if r.name.endswith("pruning")]
+        assert len(said) == 1 and "epoch 2: the trial's study cannot be reached" in said[0]
+        server.start()
+        stored = optuna.load_study(study_name="s", storage=url).trials[0]
+        assert list(stored.intermediate_values) == [1]
+
+
+def wait_for(what, process: subprocess.Popen, timeout: float = 300):
+    """what()'s first true value, asked every 0.05 s while `process` runs."""
+    deadline = time.monotonic() + timeout
+    while not (found := what()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"still waiting after {timeout} s: {what.__doc__}"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.slow
+def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(tmp_path):
+    with running_server() as server:
+        url = server.create_database("stopped")
+        sweep_dir, out = tmp_path / "sweep", tmp_path / "out.txt"
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "mnist_exp", "-m", *SMALL, *SEARCH, *TWO_WORKERS,
+                f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=4",
+                f"hydra.sweep.dir={sweep_dir}",
+            ],
+            cwd=tmp_path, env=cli_env(tmp_path), stdout=out.open("w"), stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+
+            def first_job_done():
+                """job 0's metrics.json says it finished"""
+                path = sweep_dir / "0" / "metrics.json"
+                return path.is_file() and json.loads(path.read_text())["status"] in FINISHED
+
+            wait_for(first_job_done, process)
+            server.stop()
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        stdout = out.read_text()
+        assert process.returncode == 1, stdout[-3000:] + stderr[-3000:]
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, stderr[-3000:]
+        # the driver's words depend on when the connection was lost
+        before, _, after = errors[0].partition(" stopped answering (")
+        assert before == f"error: the study's storage at {server.address}"
+        assert after.endswith(
+            f"); the finished jobs' results are in {sweep_dir}, and resume={sweep_dir} "
+            "continues the sweep when the database is back"
+        )
+        assert "Traceback" not in stdout + stderr
+        # the jobs that ran kept their results (none failed for a report it could not make),
+        # and the summary lists them
+        ran = sorted(int(p.name) for p in sweep_dir.iterdir() if p.name.isdigit())
+        assert ran[:2] == [0, 1]
+        assert {metrics_of(sweep_dir / str(num))["status"] for num in ran} <= set(STATES)
+        assert (sweep_dir / "0" / "model.keras").is_file()
+        assert list(read_summary(sweep_dir)["job"]) == ran
+        kept = {num: (sweep_dir / str(num) / "metrics.json").read_bytes() for num in ran}
+
+        # while it is down, resume= is refused in one line and leaves the sweep as it was
+        summary = (sweep_dir / "summary.csv").read_bytes()
+        result = run_in_process(tmp_path, f"resume={sweep_dir}")
+        assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+        assert f"the database at {server.address} cannot be reached" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "summary" not in result.stdout
+        assert (sweep_dir / "summary.csv").read_bytes() == summary
+
+        # back: resume= tells the study what the finished jobs found, and runs the rest
+        server.start()
+        result = run_cli(tmp_path, f"resume={sweep_dir}")
+        ok(result)
+        trials = stored_trials(url)
+        agree(trials, sweep_dir)
+        assert len(trials) == 4 and {t.state for t in trials} <= set(STATES.values())
+        assert {num: (sweep_dir / str(num) / "metrics.json").read_bytes() for num in ran} == kept

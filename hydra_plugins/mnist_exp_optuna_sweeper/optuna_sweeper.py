@@ -125,7 +125,9 @@ class OptunaSweeper(Sweeper):
             self.job_idx = resuming.next_free_num(self.sweep_dir)
         else:
             OmegaConf.save(self.config, self.sweep_dir / resuming.MULTIRUN)
-        self.search(self.create_study(storage, sampler, pruner), space, fixed, resume)
+        with studies.kept(self.storage, self.sweep_dir):  # the database lost: one line
+            study = self.create_study(storage, sampler, pruner)
+            self.search(study, space, fixed, resume)
 
     def create_study(self, storage, sampler, pruner):
         """The study, created or found again in `storage`."""

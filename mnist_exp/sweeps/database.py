@@ -1,13 +1,17 @@
 """A study kept in a database (hydra.sweeper.storage=postgresql+psycopg://USER@HOST/DB,
 sqlite:///PATH.db, ...): its URL as it may be shown (never a password), the database
-reached before any trial (a missing driver or a server that refuses: one line)."""
+reached before any trial (a missing driver or a server that refuses: one line), and
+the database lost during a sweep, said in one line too."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 from mnist_exp.adapters.optuna import storage_failure
-from mnist_exp.errors import ConfigError, MissingPackageError, first_line
+from mnist_exp.errors import ConfigError, MissingPackageError, StorageLost, first_line
 
 POSTGRES_DRIVER = "psycopg"  # SQLAlchemy 2's driver for a plain postgresql:// URL
 POSTGRES_INSTALL = "pip install 'mnist-exp[postgres]'"
@@ -80,3 +84,20 @@ def reason(failure: BaseException) -> str:
     line = first_line(failure)
     line = re.sub(r"^.*\bfailed: ", "", line)
     return re.sub(r"^(FATAL|ERROR):\s+", "", line)
+
+
+@contextlib.contextmanager
+def kept_in(url: str, sweep_dir: Path) -> Iterator[None]:
+    """The part of a sweep that talks to its study: the database lost there ends the
+    sweep with StorageLost's one line (the jobs that finished keep their results)."""
+    try:
+        yield
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        raise StorageLost(
+            f"the study's storage at {where(url)} stopped answering ({reason(failure)}); "
+            f"the finished jobs' results are in {sweep_dir}, and resume={sweep_dir} "
+            "continues the sweep when the database is back"
+        ) from exc

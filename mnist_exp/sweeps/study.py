@@ -14,6 +14,7 @@ postgresql+psycopg://USER@HOST/DB: sweeps/database.py) or a journal file's path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -54,6 +55,14 @@ def open_storage(spec: Any, sweep_dir: str | Path):
     missing driver or a server that refuses is one line before any trial."""
     kept = storage(spec, sweep_dir)
     return database.connect(kept) if isinstance(kept, str) else kept
+
+
+def kept(spec: Any, sweep_dir: str | Path):
+    """A context for the part of a sweep that talks to its study: a database that stops
+    answering there ends the sweep in one line (StorageLost)."""
+    if spec is None or "://" not in str(spec):
+        return contextlib.nullcontext()
+    return database.kept_in(str(spec), Path(sweep_dir))
 
 
 def describe_storage(spec: Any, sweep_dir: str | Path) -> str:
