@@ -16,10 +16,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from mnist_exp.errors import ConfigError
 from mnist_exp.results.status import FINISHED
-from mnist_exp.sweeps import database
+from mnist_exp.sweeps import database, study
 from tests.helpers import cli_env, run_cli, run_in_process
 from tests.postgres_server import postgres, running_server  # noqa: F401 (the fixture)
 from tests.slurm_cluster import free_ports
@@ -143,6 +145,19 @@ def test_a_database_that_does_not_exist_is_refused_in_one_line(postgres, tmp_pat
         result, sweep_dir, f"the database at {postgres.address} cannot be reached",
         'database "no_such_database" does not exist',
     )  # fmt: skip
+
+
+def test_a_job_whose_study_refuses_the_connection_fails_in_one_line(monkeypatch):
+    address = f"127.0.0.1:{free_ports(1)[0]}"
+    monkeypatch.setenv(study.TRIAL_ENV, "1-1")
+    storage = f"postgresql+psycopg://mnist:s3cret@{address}/studies"
+    hydra_cfg = OmegaConf.create({"sweeper": {"storage": storage}, "sweep": {"dir": "."}})
+    with pytest.raises(ConfigError) as refused:
+        study.job_trial(hydra_cfg)
+    message = str(refused.value)
+    assert message.startswith(f"{study.TRIAL_ENV}=1-1: the trial's study cannot be read (")
+    assert f"the database at {address} cannot be reached: Connection refused" in message
+    assert "\n" not in message and "s3cret" not in message
 
 
 def test_a_url_is_shown_without_its_password():

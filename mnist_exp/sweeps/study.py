@@ -105,8 +105,10 @@ def job_trial(hydra_cfg: Any):
         kept = open_storage(sweeper.storage, hydra_cfg.sweep.dir)
         name = kept.get_study_name_from_id(study_id)
         study = optuna.load_study(study_name=name, storage=kept, pruner=pruner(sweeper.pruner))
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        raise ConfigError(f"{TRIAL_ENV}={key}: the trial's study cannot be read ({exc})") from exc
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:  # a ConfigError among them
+        raise ConfigError(
+            f"{TRIAL_ENV}={key}: the trial's study cannot be read ({first_line(exc)})"
+        ) from exc
     return optuna.trial.Trial(study, trial_id)
 
 
