@@ -7,7 +7,6 @@ middle of a sweep, which then ends in one line and resumes once it is back."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.results.status import FINISHED
 from mnist_exp.sweeps import database, study
-from tests.helpers import cli_env, run_cli, run_in_process
+from tests.helpers import checkpointed_epoch, cli_env, run_cli, run_in_process
 from tests.postgres_server import postgres, running_server  # noqa: F401 (the fixture)
 from tests.slurm_cluster import free_ports
 from tests.test_sweeps import SMALL, metrics_of, read_summary, sweep
@@ -35,6 +33,7 @@ SEARCH = [
     "hydra.sweeper.pruner.n_startup_trials=2",
 ]
 TWO_WORKERS = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+LONG = 50  # epochs: a job still trains when the database stops after its first
 STATES = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED}
 
 
@@ -212,13 +211,18 @@ def wait_for(what, process: subprocess.Popen, timeout: float = 300):
 
 @pytest.mark.slow
 def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(tmp_path):
+    """The server stops while both jobs of the first batch train (each past its first
+    epoch, with many to go), so the sweeper is waiting for them: they train to the end
+    without their reports, and the sweep ends when it tells the study."""
+    long = [arg for arg in SEARCH if not arg.startswith("training.epochs=")]
+    long.append(f"training.epochs={LONG}")
     with running_server() as server:
         url = server.create_database("stopped")
         sweep_dir, out = tmp_path / "sweep", tmp_path / "out.txt"
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "mnist_exp", "-m", *SMALL, *SEARCH, *TWO_WORKERS,
-                f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=4",
+                sys.executable, "-m", "mnist_exp", "-m", *SMALL, *long, *TWO_WORKERS,
+                f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=2",
                 f"hydra.sweep.dir={sweep_dir}",
             ],
             cwd=tmp_path, env=cli_env(tmp_path), stdout=out.open("w"), stderr=subprocess.PIPE,
@@ -226,12 +230,11 @@ def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(t
         )  # fmt: skip
         try:
 
-            def first_job_done():
-                """job 0's metrics.json says it finished"""
-                path = sweep_dir / "0" / "metrics.json"
-                return path.is_file() and json.loads(path.read_text())["status"] in FINISHED
+            def both_training():
+                """jobs 0 and 1 past their first epoch"""
+                return all(checkpointed_epoch(sweep_dir / str(num)) >= 1 for num in (0, 1))
 
-            wait_for(first_job_done, process)
+            wait_for(both_training, process)
             server.stop()
             _, stderr = process.communicate(timeout=300)
         finally:
@@ -241,7 +244,7 @@ def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(t
         assert process.returncode == 1, stdout[-3000:] + stderr[-3000:]
         errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1, stderr[-3000:]
-        # the driver's words depend on when the connection was lost
+        # the driver's words depend on how the connection was lost
         before, _, after = errors[0].partition(" stopped answering (")
         assert before == f"error: the study's storage at {server.address}"
         assert after.endswith(
@@ -249,14 +252,16 @@ def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(t
             "continues the sweep when the database is back"
         )
         assert "Traceback" not in stdout + stderr
-        # the jobs that ran kept their results (none failed for a report it could not make),
-        # and the summary lists them
-        ran = sorted(int(p.name) for p in sweep_dir.iterdir() if p.name.isdigit())
-        assert ran[:2] == [0, 1]
-        assert {metrics_of(sweep_dir / str(num))["status"] for num in ran} <= set(STATES)
-        assert (sweep_dir / "0" / "model.keras").is_file()
-        assert list(read_summary(sweep_dir)["job"]) == ran
-        kept = {num: (sweep_dir / str(num) / "metrics.json").read_bytes() for num in ran}
+        # each job trained to its last epoch, its reports failing, and kept its results;
+        # the summary lists them
+        for num in (0, 1):
+            metrics = metrics_of(sweep_dir / str(num))
+            assert (metrics["status"], metrics["epochs"]) == ("completed", LONG)
+            assert (sweep_dir / str(num) / "model.keras").is_file()
+            log = (sweep_dir / str(num) / "mnist-exp.log").read_text()
+            assert log.count("the trial's study cannot be reached") == 1  # said once
+        assert list(read_summary(sweep_dir)["job"]) == [0, 1]
+        kept = [(sweep_dir / str(num) / "metrics.json").read_bytes() for num in (0, 1)]
 
         # while it is down, resume= is refused in one line and leaves the sweep as it was
         summary = (sweep_dir / "summary.csv").read_bytes()
@@ -266,11 +271,12 @@ def test_a_database_stopped_mid_sweep_ends_it_in_one_line_and_resume_continues(t
         assert len(result.stderr.strip().splitlines()) == 1 and "summary" not in result.stdout
         assert (sweep_dir / "summary.csv").read_bytes() == summary
 
-        # back: resume= tells the study what the finished jobs found, and runs the rest
+        # back: resume= tells the study what the jobs found, without running them again
         server.start()
         result = run_cli(tmp_path, f"resume={sweep_dir}")
         ok(result)
+        assert "retrying the 2 trials that were running" in result.stdout + result.stderr
         trials = stored_trials(url)
         agree(trials, sweep_dir)
-        assert len(trials) == 4 and {t.state for t in trials} <= set(STATES.values())
-        assert {num: (sweep_dir / str(num) / "metrics.json").read_bytes() for num in ran} == kept
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+        assert [(sweep_dir / str(num) / "metrics.json").read_bytes() for num in (0, 1)] == kept
