@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 SWEEP_BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser slurm run smoke sweep test test-fast test-newest bench lint clean
+.PHONY: help install browser slurm postgres run smoke sweep test test-fast test-newest bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ smoke: install ## a run of seconds: +experiment=smoke
 sweep: install ## a small sweep on the bundled digits (8 runs of +experiment=tutorial_sweep) and its summary
 	$(BIN)/mnist-exp -m +experiment=tutorial_sweep training.epochs=3 training.batch_size=128
 
-test: install browser slurm ## run every test, slow ones included
+test: install browser slurm postgres ## run every test, slow ones included
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 browser: ## Debian's chromium for the browser test of report.html, where apt-get can install it
@@ -57,6 +57,14 @@ slurm: ## Debian's slurm-wlm and munge for the tests' one-node SLURM cluster, wh
 		&& { apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 \
 			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1; }; }; } \
 		|| echo "slurm-wlm not installed (apt-get install slurm-wlm munge): the SLURM cluster tests will skip"
+
+postgres: ## Debian's PostgreSQL server for the tests that keep a study in one, where apt-get can install it
+	@command -v pg_config >/dev/null 2>&1 && [ -x "$$(pg_config --bindir)/initdb" ] \
+		|| ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null 2>&1 && export DEBIAN_FRONTEND=noninteractive \
+		&& { apt-get install -y -qq postgresql >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } \
+		|| echo "postgresql not installed (apt-get install postgresql): the PostgreSQL tests will skip"
 
 test-fast: install ## run the tests not marked slow, spread over the cores
 	$(BIN)/pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)

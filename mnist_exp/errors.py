@@ -13,6 +13,7 @@ class UserError(Exception):
     """Bad input (config, data file, model file) explained in one line."""
 
     reason = "error"
+    exit_code = 2  # the command's exit status when this ends it
 
 
 class ConfigError(UserError, ValueError):
@@ -49,6 +50,14 @@ class DivergedError(UserError):
     """The loss became NaN or infinite."""
 
     reason = "nan_loss"
+
+
+class StorageLost(UserError):
+    """The study's database stopped answering during a sweep: the sweep ends, the jobs
+    that finished keep their results, and resume= continues once it is back."""
+
+    reason = "storage_lost"
+    exit_code = 1  # not a bad command: the same one works again
 
 
 class RunInterrupted(UserError):

@@ -102,10 +102,7 @@ class OptunaSweeper(Sweeper):
         self.sweep_dir = Path(config.hydra.sweep.dir)
 
     def sweep(self, arguments: list[str]) -> None:
-        # Optuna only when a search runs: Hydra imports this module in every Hydra app
-        import optuna
-
-        from mnist_exp.sweeps.space import grid, search_space
+        from mnist_exp.sweeps.space import search_space
 
         self.metric = jobs.objective(self.config)
         resume = False
@@ -117,21 +114,32 @@ class OptunaSweeper(Sweeper):
                 raise ConfigError(f"hydra.sweeper.{key}: a config is needed, not {node!r}")
         space, fixed = search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
         self.check(space, fixed)
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             resuming.check_sweeper_unchanged(self.config, self.sweep_dir)
+        sampler = self.build_sampler(space)
+        pruner = studies.pruner(self.pruner_cfg)
+        # A database is reached here, before the sweep directory is made or a job runs.
+        storage = studies.open_storage(self.storage, self.sweep_dir)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
             self.job_idx = resuming.next_free_num(self.sweep_dir)
         else:
             OmegaConf.save(self.config, self.sweep_dir / resuming.MULTIRUN)
-        sampler = self.build_sampler(space)
-        pruner = studies.pruner(self.pruner_cfg)
+        with studies.kept(self.storage, self.sweep_dir):  # the database lost: one line
+            study = self.create_study(storage, sampler, pruner)
+            self.search(study, space, fixed, resume)
+
+    def create_study(self, storage, sampler, pruner):
+        """The study, created or found again in `storage`."""
+        import optuna
+
         verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study line below says it
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # search() says it in a line
         try:
             study = optuna.create_study(
                 # null: the app's job name (mnist-exp's, say), found again by a later sweep
                 study_name=self.study_name or self.config.hydra.job.name,
-                storage=studies.storage(self.storage, self.sweep_dir),
+                storage=storage,
                 sampler=sampler,
                 pruner=pruner,
                 directions=self.directions,
@@ -144,6 +152,14 @@ class OptunaSweeper(Sweeper):
                 f"hydra.sweeper.direction={self.directions}: the stored study "
                 f"{study.study_name!r} optimizes {[d.name.lower() for d in study.directions]}"
             )
+        return study
+
+    def search(self, study, space: dict, fixed: list[str], resume: bool) -> None:
+        """Run trials until the study has n_trials finished, then write the results."""
+        import optuna
+
+        from mnist_exp.sweeps.space import grid
+
         running = _running(study) if resume else []
         finished = _finished(study)
         to_go = self.n_trials - finished - len(running)

@@ -60,7 +60,7 @@ def _main() -> int | str | None:
             raise
         reason = one_line(exc)
         print_error(group_as_value(sys.argv[1:], reason) or reason)
-        return 2
+        return exc.exit_code if isinstance(exc, UserError) else 2
     return 0
 
 

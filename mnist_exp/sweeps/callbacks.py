@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from mnist_exp.results.console import print_error
 from mnist_exp.results.files import METRICS
 from mnist_exp.sweeps import resuming, tracking
-from mnist_exp.sweeps.jobs import mark_lost_jobs
+from mnist_exp.sweeps.jobs import footprint, mark_lost_jobs
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,22 @@ class SweepSummary(Callback):
 
     A sweep that ends early (Ctrl-C, SIGTERM, a crash, joblib's pool broken by a
     killed worker) gets its summary too, when the process exits; a job still
-    "running" then has lost its process, and is recorded as failed: killed.
+    "running" then has lost its process, and is recorded as failed: killed. One that
+    ends before any of its jobs started (a storage that cannot be reached) has none:
+    its one line is all it prints, and a resumed sweep's files stay as they were.
     """
 
     def __init__(self, exit_on_failure: bool = True) -> None:
         self.exit_on_failure = exit_on_failure
         self._unfinished: Path | None = None
+        self._before: dict = {}  # the jobs' footprint when the sweep started
         self._tracking = tracking.SweepTracking()  # logger=mlflow: the sweep's own run
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if resuming.refusal(config):
             return  # refused (ProtectOutputs): the directory's jobs are none of ours to mark
         self._unfinished = Path(config.hydra.sweep.dir)
+        self._before = footprint(self._unfinished)
         # Imported now: at exit, an import that registers its own atexit hook fails.
         import matplotlib.backends.backend_agg  # noqa: F401
         import matplotlib.backends.backend_svg  # noqa: F401
@@ -103,9 +107,12 @@ class SweepSummary(Callback):
 
     def _summarize_at_exit(self) -> None:
         sweep_dir, self._unfinished = self._unfinished, None
-        if sweep_dir is None or not sweep_dir.is_dir():
+        if sweep_dir is None:
             return
         try:
+            if footprint(sweep_dir) == self._before:  # no job started: nothing to sum up
+                self._tracking.finish(None, interrupted=True)
+                return
             mark_lost_jobs(sweep_dir)
             self._tracking.finish(summarize(sweep_dir), interrupted=True)
         except Exception as exc:  # the process is ending: say it, never raise

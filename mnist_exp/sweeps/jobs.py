@@ -72,6 +72,23 @@ def mark_lost(job_dir: Path, message: str = LOST) -> bool:
     return True
 
 
+def footprint(sweep_dir: Path) -> dict[str, tuple[int, int] | None]:
+    """Each job directory's metrics.json as it stands (inode and modification time; None:
+    none yet). Two footprints of a sweep differ once a job has started or written."""
+    from mnist_exp.sweeps.summary import find_jobs
+
+    def stamp(job: Path) -> tuple[int, int] | None:
+        try:
+            found = (job / files.METRICS).stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    if not sweep_dir.is_dir():
+        return {}
+    return {str(job): stamp(job) for job in find_jobs(sweep_dir)}
+
+
 def mark_lost_jobs(sweep_dir: Path) -> list[Path]:
     """mark_lost for every job of an ended sweep: those still running have lost their
     process (kill -9, out of memory, or the worker pool went down with another job's)."""

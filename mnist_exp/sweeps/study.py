@@ -9,11 +9,12 @@ the sweep directory (`optuna.journal`): Optuna's JournalStorage appends each cha
 to a file under a lock, so parallel jobs on one machine report at once without
 SQLite's "database is locked", it needs no database library, and optuna-dashboard
 opens it. `storage=` takes any other Optuna storage URL (sqlite:///PATH.db,
-postgresql://..., redis://...) or a journal file's path.
+postgresql+psycopg://USER@HOST/DB: sweeps/database.py) or a journal file's path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -21,8 +22,9 @@ from typing import Any
 
 from mnist_exp.adapters.optuna import study_id, trial_id
 from mnist_exp.config.targets import TARGETS, instantiate_allowed
-from mnist_exp.errors import ConfigError
+from mnist_exp.errors import ConfigError, first_line
 from mnist_exp.results.files import sqlite_path
+from mnist_exp.sweeps import database
 
 STORAGE_FILE = "optuna.journal"  # the default storage, in the sweep directory
 TRIAL_ENV = "MNIST_EXP_OPTUNA_TRIAL"  # a job's trial id, set by the sweeper through env_set
@@ -48,9 +50,26 @@ def storage(spec: Any, sweep_dir: str | Path):
     return JournalStorage(JournalFileBackend(str(path)))
 
 
+def open_storage(spec: Any, sweep_dir: str | Path):
+    """The storage `spec` names, ready: a database's reached (sweeps/database.py), so a
+    missing driver or a server that refuses is one line before any trial."""
+    kept = storage(spec, sweep_dir)
+    return database.connect(kept) if isinstance(kept, str) else kept
+
+
+def kept(spec: Any, sweep_dir: str | Path):
+    """A context for the part of a sweep that talks to its study: a database that stops
+    answering there ends the sweep in one line (StorageLost)."""
+    if spec is None or "://" not in str(spec):
+        return contextlib.nullcontext()
+    return database.kept_in(str(spec), Path(sweep_dir))
+
+
 def describe_storage(spec: Any, sweep_dir: str | Path) -> str:
-    """Where the study is kept, as a user would name it again."""
-    return str(spec) if spec is not None else str(Path(sweep_dir) / STORAGE_FILE)
+    """Where the study is kept, as a user would name it again (a URL's password hidden)."""
+    if spec is None:
+        return str(Path(sweep_dir) / STORAGE_FILE)
+    return database.shown(str(spec)) if "://" in str(spec) else str(spec)
 
 
 def pruner(node: Any):
@@ -83,13 +102,13 @@ def job_trial(hydra_cfg: Any):
     sweeper = hydra_cfg.sweeper
     try:
         study_id, trial_id = (int(part) for part in key.split("-"))
-        kept = storage(sweeper.storage, hydra_cfg.sweep.dir)
-        if isinstance(kept, str):
-            kept = optuna.storages.get_storage(kept)
+        kept = open_storage(sweeper.storage, hydra_cfg.sweep.dir)
         name = kept.get_study_name_from_id(study_id)
         study = optuna.load_study(study_name=name, storage=kept, pruner=pruner(sweeper.pruner))
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        raise ConfigError(f"{TRIAL_ENV}={key}: the trial's study cannot be read ({exc})") from exc
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:  # a ConfigError among them
+        raise ConfigError(
+            f"{TRIAL_ENV}={key}: the trial's study cannot be read ({first_line(exc)})"
+        ) from exc
     return optuna.trial.Trial(study, trial_id)
 
 
@@ -117,6 +136,6 @@ def importances(sweep_dir: Path, record: dict) -> dict[str, float] | None:
         first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
         found = optuna.importance.get_param_importances(study, target=first)
     except Exception as exc:  # the page is drawn without them; say why in the log
-        log.info("no parameter importances for %s: %s", sweep_dir, exc)
+        log.info("no parameter importances for %s: %s", sweep_dir, first_line(exc))
         return None
     return {name: float(value) for name, value in found.items()} or None
