@@ -33,6 +33,18 @@ def start_cli(tmp_path: Path, *overrides: str, env: dict | None = None) -> subpr
     )
 
 
+def tracked_sweep(server, sweep_dir: Path, *overrides: str) -> tuple[str, ...]:
+    """A sweep's overrides, logged to `server`, quiet, in sweep_dir."""
+    return (
+        "-m",
+        *overrides,
+        "training.progress=false",
+        "logger=mlflow",
+        f"logger.mlflow.tracking_uri={server.uri}",
+        f"hydra.sweep.dir={sweep_dir}",
+    )
+
+
 def wait_for(what, process: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not what():
@@ -59,14 +71,9 @@ def test_a_sweep_on_a_tracking_server_is_a_parent_with_its_jobs(mlflow_server, t
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
         tmp_path,
-        "-m",
-        "+experiment=smoke",
-        "training.epochs=2",
-        "training.progress=false",
-        "model.units=16,24",
-        "logger=mlflow",
-        f"logger.mlflow.tracking_uri={mlflow_server.uri}",
-        f"hydra.sweep.dir={sweep_dir}",
+        *tracked_sweep(
+            mlflow_server, sweep_dir, "+experiment=smoke", "training.epochs=2", "model.units=16,24"
+        ),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert TRACKER_LINE not in result.stdout + result.stderr
@@ -97,14 +104,9 @@ def test_a_server_killed_mid_sweep_costs_one_line_and_no_job(mlflow_server, tmp_
     sweep_dir = tmp_path / "sweep"
     sweep = start_cli(
         tmp_path,
-        "-m",
-        "data=mnist_5k",
-        "training.epochs=6",
-        "training.progress=false",
-        "model.units=32,48,64",
-        "logger=mlflow",
-        f"logger.mlflow.tracking_uri={mlflow_server.uri}",
-        f"hydra.sweep.dir={sweep_dir}",
+        *tracked_sweep(
+            mlflow_server, sweep_dir, "data=mnist_5k", "training.epochs=6", "model.units=32,48,64"
+        ),
     )
     started = time.monotonic()
     wait_for(lambda: checkpointed_epoch(sweep_dir / "0") >= 1, sweep)
@@ -230,14 +232,9 @@ def test_a_server_that_comes_back_is_used_by_the_jobs_after_it(mlflow_server, tm
     sweep_dir = tmp_path / "sweep"
     sweep = start_cli(
         tmp_path,
-        "-m",
-        "+experiment=smoke",
-        "training.epochs=3",
-        "training.progress=false",
-        "model.units=16,24",
-        "logger=mlflow",
-        f"logger.mlflow.tracking_uri={mlflow_server.uri}",
-        f"hydra.sweep.dir={sweep_dir}",
+        *tracked_sweep(
+            mlflow_server, sweep_dir, "+experiment=smoke", "training.epochs=3", "model.units=16,24"
+        ),
     )
     wait_for(lambda: checkpointed_epoch(sweep_dir / "0") >= 1, sweep)
     sweep.send_signal(signal.SIGSTOP)  # job 0 runs untracked; the server is back for job 1
