@@ -119,13 +119,24 @@ def test_a_server_killed_mid_sweep_costs_one_line_and_no_job(mlflow_server, tmp_
     assert statuses(sweep_dir) == {"0": "completed", "1": "completed", "2": "completed"}
     lines = [line for line in output.splitlines() if TRACKER_LINE in line]
     assert len(lines) == 1, lines  # the outage, said once for the sweep
-    assert f"{mlflow_server.uri} did not answer (connection refused)" in lines[0]
+    # refused, or lost when the kill cut a request short
+    assert f"{mlflow_server.uri} did not answer (connection " in lines[0]
     assert f"mnist-exp-sync {sweep_dir}" in lines[0]
     quiet_about_retries(output)
     assert (sweep_dir / "summary.csv").is_file()
     # The outage costs seconds: the sweep took its jobs' own time, and less than a minute more.
     jobs = sum(json.loads(p.read_text())["wall_seconds"] for p in sweep_dir.glob("*/metrics.json"))
     assert elapsed - first_job - jobs < 60, (elapsed, first_job, jobs)
+
+    # The server back (the same store): mnist-exp-sync sends what it missed, once.
+    mlflow_server.start()
+    sent = sync_cli(tmp_path, sweep_dir)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "job 0: completed" in sent.stdout.replace(f"{sweep_dir}/", "")  # logged live, then not
+    runs = check_sweep_in_mlflow(mlflow_server.client(), sweep_dir, jobs=3)
+    again = sync_cli(tmp_path, sweep_dir)
+    assert again.returncode == 0 and again.stdout.splitlines()[-1] == "4 up to date", again.stdout
+    assert check_sweep_in_mlflow(mlflow_server.client(), sweep_dir, jobs=3) == runs
 
 
 @pytest.mark.slow  # a run whose server stops answering (paused) during fit, then SIGTERM
@@ -177,6 +188,61 @@ def test_a_paused_server_is_one_line_and_the_run_completes(mlflow_server, tmp_pa
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "completed"
     assert not (tmp_path / "run" / "mlflow.json").exists()  # no MLflow run was made
     quiet_about_retries(output)
+
+    mlflow_server.resume()  # slow no more: the run is sent afterwards, once
+    for _ in range(2):
+        sent = sync_cli(tmp_path, tmp_path / "run")
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.splitlines()[-1] == "1 up to date"
+    client = mlflow_server.client()
+    runs = client.search_runs([client.get_experiment_by_name("mnist-exp").experiment_id])
+    assert len(runs) == 1
+    check_run_in_mlflow(client, runs[0], tmp_path / "run")
+
+
+def sync_cli(tmp_path: Path, *dirs: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from mnist_exp.app.sync import main; main()", *map(str, dirs)],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def check_run_in_mlflow(client, run, run_dir: Path) -> None:
+    """The MLflow run holds what the run directory holds: every epoch at its step, the
+    final metrics, the status, the artifacts."""
+    history = pd.read_csv(run_dir / "history.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert run.info.status == "FINISHED" and run.data.tags["mnist_exp.status"] == "completed"
+    for column in ("train/loss", "val/accuracy", "lr"):
+        series = sorted(client.get_metric_history(run.info.run_id, column), key=lambda m: m.step)
+        assert [m.step for m in series] == history["epoch"].tolist(), column
+        assert [m.value for m in series] == pytest.approx(history[column].tolist(), rel=1e-12)
+    for name in ("test/accuracy", "test/loss", "test/correct", "params"):
+        assert run.data.metrics[name] == pytest.approx(metrics[name]), name
+    assert run.data.metrics["best/val/accuracy"] == pytest.approx(metrics["val/accuracy"])
+    assert run.data.params["training.epochs"] == str(len(history))
+    listed = artifact_paths(client, run.info.run_id)
+    assert {"model/model.keras", "metrics.json", "history.csv", "plots/loss.png"} <= listed
+
+
+def check_sweep_in_mlflow(client, sweep_dir: Path, jobs: int) -> dict[str, str]:
+    """Every job once, nested under the sweep's one parent; {job: MLflow run id}."""
+    experiment = client.get_experiment_by_name("mnist-exp")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and len(runs) == jobs + 1, [r.info.run_name for r in runs]
+    parent = parents[0]
+    assert parent.info.status == "FINISHED" and parent.data.tags["mnist_exp.best_job"]
+    children = {r.data.tags["mnist_exp.job"]: r for r in runs if r is not parent}
+    assert sorted(children) == [str(j) for j in range(jobs)]
+    for job, child in children.items():
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        check_run_in_mlflow(client, child, sweep_dir / job)
+    return {job: child.info.run_id for job, child in children.items()}
 
 
 def tensorboard_run(tmp_path: Path, log_dir: Path):

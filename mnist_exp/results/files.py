@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import math
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +82,20 @@ def record_status(run_dir: Path, status: str, **fields) -> Path:
     """Set metrics.json's status (failed, interrupted), keeping what it already says."""
     path = run_dir / METRICS
     return write_json(path, {**read_json_or_empty(path), "status": status, **fields})
+
+
+def run_id(run_dir: Path, new: bool = False) -> str:
+    """The id that names a run wherever its directory is copied (metrics.json's `id`): a
+    new one for a new run, else the one it has. A directory written before runs had one
+    is named by the path it was made at, which its metrics.json keeps (`run_dir`), else
+    by where it is now."""
+    if new:
+        return uuid.uuid4().hex
+    metrics = read_json_or_empty(Path(run_dir) / METRICS)
+    if metrics.get("id"):
+        return str(metrics["id"])
+    made_at = str(metrics.get("run_dir") or Path(run_dir).resolve())
+    return hashlib.sha256(made_at.encode()).hexdigest()[:32]
 
 
 def read_json(path: Path) -> dict:

@@ -44,19 +44,22 @@ class SweepTracking:
         run, self.run = self.run, None
         if run is None or self.state is None:
             return
-        status = parent_status(summary.table if summary is not None else None, interrupted)
-
-        def end() -> None:
-            check_reachable(run.cfg.tracking_uri)  # seconds, not MLflow's retries, if down
-            try:
-                if summary is not None:
-                    log_best_job(run, summary)
-                    log_sweep_files(run, summary.root)
-            finally:
-                run.client.set_terminated(run.run_id, status=status)
-
         # the sweep's own files are written: the line says what the tracker misses
-        self.state.call(end, when="could not record the sweep's end")
+        self.state.call(
+            end_parent, run, summary, interrupted, when="could not record the sweep's end"
+        )
+
+
+def end_parent(run: MlflowRun, summary, interrupted: bool = False) -> None:
+    """The parent's end: the best job's metrics, the summary's files, its status."""
+    check_reachable(run.cfg.tracking_uri)  # seconds, not MLflow's retries, if down
+    status = parent_status(summary.table if summary is not None else None, interrupted)
+    try:
+        if summary is not None:
+            log_best_job(run, summary)
+            log_sweep_files(run, summary.root)
+    finally:
+        run.client.set_terminated(run.run_id, status=status)
 
 
 def start(config: DictConfig) -> SweepTracking:

@@ -73,8 +73,8 @@ def run(
     """
     console = console or Console()
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = describe(cfg, run_dir)
     state = checkpoint.read_state(run_dir) if resume else None
+    base = {**describe(cfg, run_dir), "id": files.run_id(run_dir, new=not resume)}
     if resume and state is None:
         ended = files.read_json_or_empty(run_dir / files.METRICS).get("status")
         if ended in FINISHED:

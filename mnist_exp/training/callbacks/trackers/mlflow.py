@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 # In the run directory: which MLflow run it is (for resume); in a sweep's directory: the
 # sweep's own run, which its jobs' runs are nested under (sweeps/tracking.py).
 MLFLOW_RUN = "mlflow.json"
-PARENT_TAG = "mlflow.parentRunId"  # MLflow's nested runs: the UI groups a sweep's jobs
+PARENT_TAG = "mlflow.parentRunId"
+# The run (or sweep) directory's id (results/files.py's run_id): mnist-exp-sync finds
+# the MLflow run of a directory by it, wherever the directory was copied.
+RUN_DIR_ID = "mnist_exp.run_dir_id"  # MLflow's nested runs: the UI groups a sweep's jobs
 # A tracking server is a side channel: one that is down or slow costs a run seconds,
 # not MLflow's minutes (7 retries with backoff, 120 s timeouts). MLflow's own
 # environment variables, when set, win.
@@ -224,6 +227,8 @@ def _import_mlflow_client():
     without usage telemetry (a local, offline tracker sends nothing unless asked), and
     with HTTP timeouts and retries for a side channel (HTTP_DEFAULTS)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # "🏃 View run ... at: URL" on stdout for every run a server ends: our lines say it
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
     from mlflow.tracking import MlflowClient  # configures the mlflow logger: quiet it after
@@ -386,12 +391,12 @@ class MlflowRun:
                     self.client.log_artifact(self.run_id, str(run_dir / name), "model")
 
 
-def run_name(cfg: MlflowConfig, run_dir: Path) -> str:
-    """The configured name, else the job's overrides that change what is trained
-    (model=two_hidden,optimizer=adam), else the run directory's name."""
+def run_name(cfg: MlflowConfig, run_dir: Path, overrides: list[str] | None = None) -> str:
+    """The configured name, else the job's overrides (this process's, unless given) that
+    change what is trained (model=two_hidden,optimizer=adam), else the run directory's name."""
     if cfg.run_name:
         return cfg.run_name
-    what = what_overrides(task_overrides())
+    what = what_overrides(task_overrides() if overrides is None else overrides)
     return ",".join(what)[:250] if what else run_dir.name
 
 
@@ -399,6 +404,7 @@ def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
     """Where the run lives, so that MLflow and the run directory lead to each other."""
     tags = {
         "mnist_exp.run_dir": str(run_dir.resolve()),
+        RUN_DIR_ID: files.run_id(run_dir),
         "mnist_exp.optimized_metric": cfg.optimized_metric,
         "mlflow.source.name": "mnist-exp",
     }
@@ -407,8 +413,9 @@ def run_tags(run_dir: Path, cfg: Config) -> dict[str, str]:
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
         tags["mnist_exp.overrides"] = " ".join(hydra.overrides.task)[:5000]
-        if hydra.mode is not None and hydra.mode.name == "MULTIRUN":
-            tags["mnist_exp.sweep_dir"] = str(Path(hydra.sweep.dir).resolve())
+        sweep_dir = current_sweep_dir()
+        if sweep_dir is not None:
+            tags["mnist_exp.sweep_dir"] = str(sweep_dir)
             tags["mnist_exp.job"] = str(hydra.job.num)
     return tags
 
