@@ -92,7 +92,8 @@ def test_a_directory_that_is_no_run_is_one_line_and_nothing_is_sent(tmp_path, ca
     code, lines, err = synced(capsys, str(empty), "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
     assert code == 2 and lines == []
     assert err.strip() == (
-        f"error: {empty} is neither a run directory (metrics.json) nor a sweep directory"
+        f"error: {empty} is neither a run directory (metrics.json) nor a sweep directory "
+        "(multirun.yaml)"
     )
     assert not (tmp_path / "m.db").exists()
 

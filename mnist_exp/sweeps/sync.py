@@ -142,9 +142,11 @@ def kind(path: Path) -> str:
     """ "run" or "sweep"; a SyncError for anything else."""
     if (path / files.METRICS).is_file():
         return "run"
-    if path.is_dir() and ((path / files.MULTIRUN).is_file() or jobs_of(path)):
+    if (path / files.MULTIRUN).is_file():  # not any folder of runs: they share no parent
         return "sweep"
-    raise SyncError(f"{path} is neither a run directory (metrics.json) nor a sweep directory")
+    raise SyncError(
+        f"{path} is neither a run directory (metrics.json) nor a sweep directory (multirun.yaml)"
+    )
 
 
 def jobs_of(sweep_dir: Path) -> list[Path]:
