@@ -69,8 +69,15 @@ def cli_args(tmp_path: Path, overrides: tuple[str, ...]) -> list[str]:
 def run_cli(tmp_path: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """`mnist-exp OVERRIDES hydra.run.dir=tmp_path/run` in a subprocess: for what only a
     process shows (exit codes of signals, stderr as a whole, start-up, packaging)."""
+    return run_python(tmp_path, ["-m", "mnist_exp", *cli_args(tmp_path, overrides)], timeout)
+
+
+def run_python(
+    tmp_path: Path, args: list[str], timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`python ARGS` in tmp_path, in run_cli's environment."""
     return subprocess.run(
-        [sys.executable, "-m", "mnist_exp", *cli_args(tmp_path, overrides)],
+        [sys.executable, *args],
         cwd=tmp_path,
         env=cli_env(tmp_path),
         capture_output=True,

@@ -66,7 +66,7 @@ def test_a_run_left_running_by_a_lost_server_is_completed_not_copied(copied_run,
     db = tmp_path / "mlflow.db"
     uri = f"sqlite:///{db}"
     client = loggers._import_mlflow_client()(tracking_uri=uri)
-    experiment = client.create_experiment("mnist-exp")
+    experiment = client.create_experiment("mnist-exp", (tmp_path / "artifacts").as_uri())
     tags = {loggers.RUN_DIR_ID: files.run_id(copied_run)}
     live = client.create_run(experiment, tags=tags).info.run_id
     files.write_json(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import checkpointed_epoch, cli_args, cli_env, run_cli
+from tests.helpers import checkpointed_epoch, cli_args, cli_env, run_cli, run_python
 from tests.mlflow_server import mlflow_server  # noqa: F401 (the fixture)
 from tests.test_trackers import artifact_paths
 
@@ -201,13 +201,9 @@ def test_a_paused_server_is_one_line_and_the_run_completes(mlflow_server, tmp_pa
 
 
 def sync_cli(tmp_path: Path, *dirs: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from mnist_exp.app.sync import main; main()", *map(str, dirs)],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """`mnist-exp-sync DIRS` in a subprocess."""
+    return run_python(
+        tmp_path, ["-c", "from mnist_exp.app.sync import main; main()", *map(str, dirs)]
     )
 
 
