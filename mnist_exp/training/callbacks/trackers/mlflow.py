@@ -35,10 +35,10 @@ log = logging.getLogger(__name__)
 # In the run directory: which MLflow run it is (for resume); in a sweep's directory: the
 # sweep's own run, which its jobs' runs are nested under (sweeps/tracking.py).
 MLFLOW_RUN = "mlflow.json"
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's nested runs: the UI groups a sweep's jobs
 # The run (or sweep) directory's id (results/files.py's run_id): mnist-exp-sync finds
 # the MLflow run of a directory by it, wherever the directory was copied.
-RUN_DIR_ID = "mnist_exp.run_dir_id"  # MLflow's nested runs: the UI groups a sweep's jobs
+RUN_DIR_ID = "mnist_exp.run_dir_id"
 # A tracking server is a side channel: one that is down or slow costs a run seconds,
 # not MLflow's minutes (7 retries with backoff, 120 s timeouts). MLflow's own
 # environment variables, when set, win.
